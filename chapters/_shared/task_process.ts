@@ -112,6 +112,31 @@ export class TaskProcess implements AsyncDisposable {
     return new TaskProcess(child, stdin, options.onLine);
   }
 
+  /**
+   * Starts any program, not a task (the benchmark runs the book's Python
+   * servers this way, side by side with ours).
+   */
+  static spawn(
+    program: string,
+    args: string[],
+    options: { stdin?: boolean; onLine?: OnLine } = {},
+  ): TaskProcess {
+    const stdin = options.stdin ?? false;
+    const child = new Deno.Command(program, {
+      args,
+      cwd: ROOT,
+      stdin: stdin ? "piped" : "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    return new TaskProcess(child, stdin, options.onLine);
+  }
+
+  /** How many lines it has printed so far, on stdout and stderr. */
+  get lineCount(): number {
+    return this.stdoutLines.length + this.stderrLines.length;
+  }
+
   /** The process id, to send it signals. */
   get pid(): number {
     return this.#child.pid;
