@@ -143,7 +143,9 @@ declare module "@std/streams/text-line-stream" {
 
 declare module "@std/bytes/concat" {
   /** Joins byte arrays into one new array, copying each byte once. */
-  export function concat(buffers: readonly Uint8Array[]): Uint8Array;
+  export function concat(
+    buffers: readonly Uint8Array[],
+  ): Uint8Array<ArrayBuffer>;
 }
 
 declare module "@std/encoding/hex" {
