@@ -119,12 +119,17 @@ export class TaskProcess implements AsyncDisposable {
   static spawn(
     program: string,
     args: string[],
-    options: { stdin?: boolean; onLine?: OnLine } = {},
+    options: {
+      stdin?: boolean;
+      onLine?: OnLine;
+      env?: Record<string, string>;
+    } = {},
   ): TaskProcess {
     const stdin = options.stdin ?? false;
     const child = new Deno.Command(program, {
       args,
       cwd: ROOT,
+      env: options.env,
       stdin: stdin ? "piped" : "null",
       stdout: "piped",
       stderr: "piped",
