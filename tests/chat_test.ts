@@ -1,0 +1,852 @@
+// Activity 12.1: the chat (`deno task chat`). Two real processes talk
+// through their stdin and stdout; raw sockets play the bad peers.
+
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  assertStringIncludes,
+} from "@std/assert";
+import {
+  freePort,
+  type Listening,
+  runTask,
+  sleep,
+  TaskProcess,
+} from "./_helpers.ts";
+
+// ---------------------------------------------------------------------------
+// Helpers
+
+/** `deno task chat server --username NAME --port 0 ...`, stdin ours. */
+function startServer(name = "alice", args: string[] = []): TaskProcess {
+  return TaskProcess.start(
+    "chat",
+    ["server", "--username", name, "--port", "0", ...args],
+    { stdin: true },
+  );
+}
+
+/** `deno task chat client --username NAME --port PORT ...`, stdin ours. */
+function startClient(
+  address: Listening,
+  name = "bob",
+  args: string[] = [],
+): TaskProcess {
+  return TaskProcess.start(
+    "chat",
+    ["client", "--username", name, "--port", `${address.port}`, ...args],
+    { stdin: true },
+  );
+}
+
+/** The lines of the conversation itself: messages, and who left. */
+function chatLines(lines: string[]): string[] {
+  return lines.filter((line) =>
+    /^[A-Za-z0-9_.-]{1,32}: /.test(line) || / left the chat$/.test(line)
+  );
+}
+
+/** Does `text` hold a character a terminal would obey? */
+function hasControls(text: string): boolean {
+  return [...text].some((character) => {
+    const code = character.codePointAt(0)!;
+    return code < 0x20 || (code >= 0x7f && code <= 0x9f) || code === 0x202e;
+  });
+}
+
+/** Waits for line number `index` (from 0) of `process`'s stderr. */
+async function newStderrLine(
+  process: TaskProcess,
+  index: number,
+): Promise<string> {
+  const started = Date.now();
+  while (process.stderrLines.length <= index) {
+    if (Date.now() - started > 10_000) {
+      throw new Error(`no new line on stderr\n${process.transcript()}`);
+    }
+    await sleep(10);
+  }
+  return process.stderrLines[index];
+}
+
+const decoder = new TextDecoder();
+const encoder = new TextEncoder();
+
+/**
+ * A raw TCP peer, for playing a bad client (or a bad server): it sends
+ * whatever bytes we like and reads what comes back, line by line.
+ */
+class RawPeer {
+  #conn: Deno.TcpConn;
+  #buffered = "";
+  #ended = false;
+  #closed = false;
+
+  constructor(conn: Deno.TcpConn) {
+    this.#conn = conn;
+  }
+
+  /** Our own port (for a raw server: the port the client connected to). */
+  get localPort(): number {
+    return this.#conn.localAddr.port;
+  }
+
+  static async connect(address: Listening): Promise<RawPeer> {
+    return new RawPeer(await Deno.connect(address));
+  }
+
+  /** Sends text (or bytes) as they are. */
+  async send(data: string | Uint8Array): Promise<void> {
+    const bytes = typeof data === "string" ? encoder.encode(data) : data;
+    for (let written = 0; written < bytes.length;) {
+      written += await this.#conn.write(bytes.subarray(written));
+    }
+  }
+
+  /** Sends one frame: a JSON value and "\n". */
+  async sendFrame(value: unknown): Promise<void> {
+    await this.send(JSON.stringify(value) + "\n");
+  }
+
+  /** The next line, or null when the other side has closed. */
+  async line(timeoutMs = 10_000): Promise<string | null> {
+    const buffer = new Uint8Array(64 * 1024);
+    while (!this.#buffered.includes("\n")) {
+      if (this.#ended) return null;
+      const timer = setTimeout(() => this.close(), timeoutMs);
+      try {
+        const count = await this.#conn.read(buffer);
+        if (count === null) this.#ended = true;
+        else this.#buffered += decoder.decode(buffer.subarray(0, count));
+      } catch (error) {
+        if (this.#closed) throw new Error(`no line in ${timeoutMs} ms`);
+        // A reset after the last frame: the end, as far as we care.
+        if (error instanceof Deno.errors.ConnectionReset) this.#ended = true;
+        else throw error;
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    const end = this.#buffered.indexOf("\n");
+    const line = this.#buffered.slice(0, end);
+    this.#buffered = this.#buffered.slice(end + 1);
+    return line;
+  }
+
+  /** The next frame, parsed. */
+  async frame(): Promise<Record<string, unknown>> {
+    const line = await this.line();
+    assert(line !== null, "the connection closed instead of a frame");
+    return JSON.parse(line);
+  }
+
+  /** Asserts that the other side closes now, with nothing more to say. */
+  async closed(): Promise<void> {
+    assertEquals(await this.line(), null);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#conn.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/** A raw client that has said hello as `name` and read the server's. */
+async function greetedPeer(address: Listening, name = "eve") {
+  const peer = await RawPeer.connect(address);
+  assertEquals(await peer.frame(), {
+    type: "hello",
+    protocol: "deno-chat",
+    version: 1,
+    username: "alice",
+  });
+  await peer.sendFrame(hello(name));
+  return peer;
+}
+
+function hello(username: string) {
+  return { type: "hello", protocol: "deno-chat", version: 1, username };
+}
+
+// ---------------------------------------------------------------------------
+// Two people
+
+Deno.test("chat: the conversation through pipes, in order, on both ends", async () => {
+  await using server = startServer();
+  const address = await server.listening();
+  // All of alice's input is there before bob even connects, and ends after
+  // "fine": she must still wait for each of bob's turns, and the end of her
+  // input must not make her leave before bob's goodbye arrives.
+  await server.write("hi bob\nfine\n", true);
+
+  const bob = await runTask(
+    "chat",
+    ["client", "--username", "bob", "--port", `${address.port}`],
+    { stdin: "hello alice\nhow are you?\n" },
+  );
+  const expected = [
+    "bob: hello alice",
+    "alice: hi bob",
+    "bob: how are you?",
+    "alice: fine",
+    "bob left the chat",
+  ];
+  assertEquals(bob.code, 0, bob.stderr);
+  assertEquals(bob.stderr, "");
+  assertEquals(chatLines(bob.stdout.split("\n")), expected);
+  assertMatch(
+    bob.stdout,
+    /^Joined alice's chat at 127\.0\.0\.1:\d+; you write first\.\n/,
+  );
+
+  await server.waitForLine(/^bob left the chat$/);
+  assertEquals(chatLines(server.stdoutLines), expected);
+  // The server waits for the next client...
+  const waiting = /^Waiting for someone to join: deno task chat client /;
+  await server.waitForLine(waiting);
+  assertEquals(server.stdoutLines.filter((l) => waiting.test(l)).length, 2);
+
+  // ...and takes it. alice's input has run out: at her first turn with
+  // carol she leaves, and the server ends.
+  const carol = await runTask(
+    "chat",
+    ["client", "--username", "carol", "--port", `${address.port}`],
+    { stdin: "hey\n" },
+  );
+  assertEquals(carol.code, 0, carol.stderr);
+  assertEquals(chatLines(carol.stdout.split("\n")), [
+    "carol: hey",
+    "alice left the chat",
+  ]);
+  const finished = await server.finished();
+  assertEquals(finished.code, 0);
+  assertEquals(finished.stderr, "");
+  assertEquals(chatLines(server.stdoutLines).slice(5), [
+    "carol: hey",
+    "alice left the chat",
+  ]);
+  assertMatch(
+    finished.stdout,
+    /\ncarol joined the chat from 127\.0\.0\.1:\d+; carol writes first\.\n/,
+  );
+});
+
+Deno.test("chat: the client writes first, and lines typed out of turn wait", async () => {
+  await using server = startServer();
+  const address = await server.listening();
+  await server.write("from alice\n");
+  await using bob = startClient(address);
+  await bob.waitForLine(/^Joined alice's chat/);
+  await server.waitForLine(/^bob joined the chat/);
+  // alice's line is queued, but it is bob's turn: nothing is sent.
+  await sleep(300);
+  assertEquals(chatLines(server.stdoutLines), []);
+  assertEquals(chatLines(bob.stdoutLines), []);
+
+  // bob types two lines at once: the second waits for alice's reply.
+  await bob.write("one\ntwo\n");
+  await bob.waitForLine(/^alice: from alice$/);
+  await server.waitForLine(/^alice: from alice$/);
+  await sleep(300);
+  await bob.waitForLine(/^bob: two$/);
+  await server.waitForLine(/^bob: two$/);
+  const expected = ["bob: one", "alice: from alice", "bob: two"];
+  assertEquals(chatLines(bob.stdoutLines), expected);
+  assertEquals(chatLines(server.stdoutLines), expected);
+
+  // Now it is alice's turn, and bob's next line waits for it.
+  await bob.write("three\n");
+  await sleep(300);
+  assertEquals(chatLines(server.stdoutLines), expected);
+  await server.write("/quit\n");
+  const alice = await server.finished();
+  assertEquals(alice.code, 0);
+  const left = await bob.finished();
+  assertEquals(left.code, 0);
+  assertEquals(chatLines(bob.stdoutLines), [
+    ...expected,
+    "alice left the chat",
+  ]);
+  assertEquals(chatLines(server.stdoutLines), [
+    ...expected,
+    "alice left the chat",
+  ]);
+});
+
+Deno.test("chat: /quit typed out of turn leaves at the client's next turn", async () => {
+  await using server = startServer();
+  const address = await server.listening();
+  await using bob = startClient(address);
+  // Typed all at once: "/quit" waits for alice's reply, and "never" is
+  // never sent.
+  await bob.write("hi\n/quit\nnever\n");
+  await server.waitForLine(/^bob: hi$/);
+  await sleep(200);
+  assertEquals(chatLines(bob.stdoutLines), ["bob: hi"]);
+  await server.write("yo\n");
+  const result = await bob.finished();
+  assertEquals(result.code, 0);
+  const expected = ["bob: hi", "alice: yo", "bob left the chat"];
+  assertEquals(chatLines(bob.stdoutLines), expected);
+  await server.waitForLine(/^bob left the chat$/);
+  assertEquals(chatLines(server.stdoutLines), expected);
+  assertEquals((await server.stop()).code, 0);
+});
+
+Deno.test("chat: Ctrl-C leaves at once, on either side", async () => {
+  await using server = startServer();
+  const address = await server.listening();
+
+  // bob presses Ctrl-C during alice's turn.
+  await using bob = startClient(address);
+  await bob.write("hi\n");
+  await server.waitForLine(/^bob: hi$/);
+  const bobResult = await bob.stop();
+  assertEquals(bobResult.code, 0);
+  assertEquals(chatLines(bob.stdoutLines), ["bob: hi", "bob left the chat"]);
+  await server.waitForLine(/^bob left the chat$/);
+
+  // alice presses Ctrl-C during carol's turn: she leaves, the server ends.
+  await using carol = startClient(address, "carol");
+  await server.waitForLine(/^carol joined the chat/);
+  const aliceResult = await server.stop();
+  assertEquals(aliceResult.code, 0);
+  assertEquals(chatLines(server.stdoutLines), [
+    "bob: hi",
+    "bob left the chat",
+    "alice left the chat",
+  ]);
+  const carolResult = await carol.finished();
+  assertEquals(carolResult.code, 0);
+  assertEquals(chatLines(carol.stdoutLines), ["alice left the chat"]);
+});
+
+Deno.test("chat: a busy server turns a third party away; the chat goes on", async () => {
+  await using server = startServer();
+  const address = await server.listening();
+  await using bob = startClient(address);
+  await bob.write("hi\n");
+  await server.waitForLine(/^bob: hi$/);
+
+  // A raw socket is told, in an error frame, and hung up on.
+  using raw = await RawPeer.connect(address);
+  assertEquals(await raw.frame(), {
+    type: "error",
+    code: "busy",
+    message: "The server is busy with another chat; try again later.",
+  });
+  await raw.closed();
+  // The chat client says so in one sentence and exits 1.
+  const carol = await runTask("chat", [
+    "client",
+    "--username",
+    "carol",
+    "--port",
+    `${address.port}`,
+  ], { stdin: "" });
+  assertEquals(carol.code, 1);
+  assertEquals(
+    carol.stderr,
+    `error: The chat server at 127.0.0.1:${address.port} is busy with ` +
+      `another chat; try again later.`,
+  );
+  const refused = server.stderrLines.filter((line) =>
+    /^127\.0\.0\.1:\d+ tried to join during the chat; told it the server is busy\.$/
+      .test(line)
+  );
+  assertEquals(refused.length, 2);
+
+  // bob and alice did not notice.
+  await server.write("still here\n");
+  await bob.waitForLine(/^alice: still here$/);
+  await bob.write("/quit\n");
+  assertEquals((await bob.finished()).code, 0);
+  assertEquals(chatLines(bob.stdoutLines), [
+    "bob: hi",
+    "alice: still here",
+    "bob left the chat",
+  ]);
+  await server.waitForLine(/^bob left the chat$/);
+  assertEquals((await server.stop()).code, 0);
+});
+
+Deno.test("chat: IPv6 on ::1", async () => {
+  await using server = startServer("alice", ["--host", "::1"]);
+  const address = await server.listening();
+  assertEquals(address.hostname, "::1");
+  await server.write("hello over IPv6\n", true);
+  const bob = await runTask("chat", [
+    "client",
+    "--username",
+    "bob",
+    "--host",
+    "::1",
+    "--port",
+    `${address.port}`,
+  ], { stdin: "hi\n" });
+  assertEquals(bob.code, 0, bob.stderr);
+  assertMatch(bob.stdout, /^Joined alice's chat at \[::1\]:\d+;/);
+  assertEquals(chatLines(bob.stdout.split("\n")), [
+    "bob: hi",
+    "alice: hello over IPv6",
+    "bob left the chat",
+  ]);
+  await server.waitForLine(/^bob joined the chat from \[::1\]:\d+;/);
+  await server.waitForLine(/^bob left the chat$/);
+  await server.stop();
+});
+
+// ---------------------------------------------------------------------------
+// Bad peers, against the server
+
+Deno.test("chat server: each bad peer gets an error frame and one line", async (t) => {
+  await using server = startServer();
+  const address = await server.listening();
+
+  /**
+   * Connects, does `act`, then expects an error frame with `code` saying
+   * "You sent DETAIL.", a hang-up, and one new line on the server's stderr:
+   * "WHO sent DETAIL; told it so and hung up." WHO is the peer's name once
+   * it said hello, its address before.
+   */
+  async function expectRejected(
+    act: (peer: RawPeer) => Promise<void>,
+    code: string,
+    detail: string,
+    who = "eve",
+  ): Promise<Record<string, unknown>> {
+    const before = server.stderrLines.length;
+    using peer = await RawPeer.connect(address);
+    await act(peer);
+    let frame = await peer.frame();
+    if (frame.type === "hello") frame = await peer.frame();
+    assertEquals(frame.type, "error");
+    assertEquals(frame.code, code, JSON.stringify(frame));
+    assertEquals(Object.keys(frame), ["type", "code", "message"]);
+    assertStringIncludes(String(frame.message), `You sent ${detail}.`);
+    await peer.closed();
+    // A good peer hangs up when the server does; the server waits a little
+    // for that before it closes (see Wire.close).
+    peer.close();
+    const line = await newStderrLine(server, before);
+    const start = who === "" ? String.raw`127\.0\.0\.1:\d+` : who;
+    assertMatch(line, new RegExp(`^${start} sent `));
+    assertStringIncludes(line, ` sent ${detail}; told it so and hung up.`);
+    await sleep(20);
+    assertEquals(server.stderrLines.length, before + 1, server.transcript());
+    return frame;
+  }
+
+  await t.step("a line that is not JSON (netcat)", async () => {
+    const frame = await expectRejected(
+      (peer) => peer.send("hello?\n"),
+      "not-json",
+      "a line that is not JSON",
+      "",
+    );
+    assertEquals(
+      frame.message,
+      "You sent a line that is not JSON. This program speaks deno-chat " +
+        "version 1, one JSON object a line; see chat/README.md.",
+    );
+  });
+
+  await t.step("JSON that is not a frame (the json-client's)", async () => {
+    await expectRejected(
+      (peer) => peer.sendFrame({ name: "Johanna", female: true }),
+      "bad-frame",
+      'a frame without a "type"',
+      "",
+    );
+  });
+
+  await t.step("a hello for another protocol", async () => {
+    await expectRejected(
+      (peer) =>
+        peer.sendFrame({ type: "hello", protocol: "irc", version: 3, nick: 1 }),
+      "wrong-protocol",
+      'a hello for protocol "irc" version 3 (this program speaks deno-chat ' +
+        "version 1)",
+      "",
+    );
+  });
+
+  await t.step("a message before hello", async () => {
+    await expectRejected(
+      (peer) => peer.sendFrame({ type: "message", text: "hi" }),
+      "unexpected",
+      'a "message" frame before hello',
+      "",
+    );
+  });
+
+  await t.step("a username that is too long, or not plain", async () => {
+    const rule = 'which is not 1 to 32 letters, digits, "_", "." or "-"';
+    await expectRejected(
+      (peer) => peer.sendFrame(hello("e".repeat(33))),
+      "bad-frame",
+      `the username "${"e".repeat(33)}", ${rule}`,
+      "",
+    );
+    await expectRejected(
+      (peer) => peer.sendFrame(hello("\x1b[2Jeve")),
+      "bad-frame",
+      `the username "\\u001b[2Jeve", ${rule}`,
+      "",
+    );
+  });
+
+  await t.step("the server's own username", async () => {
+    const frame = await expectRejected(
+      (peer) => peer.sendFrame(hello("alice")),
+      "name-taken",
+      `the username "alice", which is the server's own`,
+      "",
+    );
+    assertStringIncludes(String(frame.message), "--username");
+  });
+
+  await t.step("an unknown frame type; a frame with an extra key", async () => {
+    await expectRejected(
+      async (peer) => {
+        await peer.sendFrame(hello("eve"));
+        await peer.sendFrame({ type: "dance" });
+      },
+      "bad-frame",
+      'a frame of unknown type "dance"',
+    );
+    await expectRejected(
+      async (peer) => {
+        await peer.sendFrame(hello("eve"));
+        await peer.sendFrame({ type: "message", text: "hi", from: "alice" });
+      },
+      "bad-frame",
+      'a "message" frame whose keys are not exactly "type", "text"',
+    );
+  });
+
+  await t.step("a hello twice", async () => {
+    await expectRejected(
+      async (peer) => {
+        await peer.sendFrame(hello("eve"));
+        await peer.sendFrame(hello("eve"));
+      },
+      "unexpected",
+      "a second hello",
+    );
+  });
+
+  await t.step("a message that is too long, or empty", async () => {
+    await expectRejected(
+      async (peer) => {
+        await peer.sendFrame(hello("eve"));
+        await peer.sendFrame({ type: "message", text: "é".repeat(2049) });
+      },
+      "bad-frame",
+      "a message text of 4098 bytes (the limit is 4096)",
+    );
+    await expectRejected(
+      async (peer) => {
+        await peer.sendFrame(hello("eve"));
+        await peer.sendFrame({ type: "message", text: "" });
+      },
+      "bad-frame",
+      "an empty message text",
+    );
+  });
+
+  await t.step("a message out of turn", async () => {
+    await expectRejected(
+      async (peer) => {
+        await peer.sendFrame(hello("eve"));
+        await peer.sendFrame({ type: "message", text: "one" });
+        await peer.sendFrame({ type: "message", text: "two" });
+      },
+      "out-of-turn",
+      "a message out of turn (it was alice's turn)",
+    );
+    // The message that was in turn was shown.
+    assertEquals(chatLines(server.stdoutLines), ["eve: one"]);
+  });
+
+  await t.step("invalid UTF-8, and half a surrogate pair", async () => {
+    await expectRejected(
+      async (peer) => {
+        await peer.sendFrame(hello("eve"));
+        await peer.send('{"type":"message","text":"');
+        await peer.send(new Uint8Array([0xff, 0xfe, 0x22, 0x7d, 0x0a]));
+      },
+      "bad-utf8",
+      "a line that is not valid UTF-8",
+    );
+    await expectRejected(
+      async (peer) => {
+        await peer.sendFrame(hello("eve"));
+        await peer.send('{"type":"message","text":"\\ud800"}\n');
+      },
+      "bad-frame",
+      "a message text with a lone surrogate",
+    );
+  });
+
+  await t.step("a line of 10 MB, refused after 32 KiB", async () => {
+    const started = Date.now();
+    await expectRejected(
+      async (peer) => {
+        await peer.sendFrame(hello("eve"));
+        // The server hangs up long before 10 MB are through: the write
+        // then fails, which is what we expect.
+        const line = new Uint8Array(10 * 1024 * 1024).fill(0x61);
+        await peer.send(line).catch(() => {});
+      },
+      "too-long",
+      "a line longer than 32768 bytes",
+    );
+    assert(Date.now() - started < 5000);
+  });
+
+  await t.step("a peer that vanishes during its turn", async () => {
+    const before = server.stderrLines.length;
+    const peer = await greetedPeer(address);
+    peer.close();
+    assertEquals(
+      await newStderrLine(server, before),
+      "eve closed the connection without saying goodbye (its program may " +
+        "have stopped or crashed).",
+    );
+    assertEquals(server.stderrLines.length, before + 1);
+  });
+
+  await t.step("a peer whose connection is reset", async () => {
+    const before = server.stderrLines.length;
+    // When a process ends with unread data in a socket, the operating
+    // system resets the connection (RST) instead of closing it in order.
+    // This peer, a process of its own, says hello, leaves the server's
+    // hello unread, and exits.
+    const helloLine = JSON.stringify(JSON.stringify(hello("eve")) + "\n");
+    const script = `
+      const address = { hostname: "127.0.0.1", port: ${address.port} };
+      const conn = await Deno.connect(address);
+      await conn.write(new TextEncoder().encode(${helloLine}));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      Deno.exit(0);`;
+    const peer = new Deno.Command(Deno.execPath(), {
+      args: ["eval", script],
+      stdout: "null",
+      stderr: "inherit",
+    });
+    assertEquals((await peer.output()).code, 0);
+    assertMatch(
+      await newStderrLine(server, before),
+      /^Lost eve: 127\.0\.0\.1:\d+ closed the connection abruptly \(connection/,
+    );
+    assertEquals(server.stderrLines.length, before + 1);
+  });
+
+  await t.step(
+    "escape sequences in a message are shown neutralised",
+    async () => {
+      using peer = await greetedPeer(address);
+      await peer.sendFrame({
+        type: "message",
+        text: "\x1b[2J\x1b[H\x1b]0;owned\x07\u009b31m\u202eexe.txt\r\n\x7f!",
+      });
+      await server.waitForLine(/^eve: \\x1b/);
+      assertEquals(
+        chatLines(server.stdoutLines).at(-1),
+        String
+          .raw`eve: \x1b[2J\x1b[H\x1b]0;owned\x07\x9b31m\u202eexe.txt\x0d\x0a\x7f!`,
+      );
+      // An error frame's message is shown neutralised too.
+      await peer.sendFrame({
+        type: "error",
+        code: "bad-frame",
+        message: "\x1b]0;owned\x07",
+      });
+      await peer.closed();
+      peer.close();
+      await server.waitForLine(
+        /^eve ended the chat with an error: \\x1b\]0;owned\\x07 \(bad-frame\)$/,
+        { stream: "stderr" },
+      );
+      for (const line of [...server.stdoutLines, ...server.stderrLines]) {
+        assert(!hasControls(line), line);
+      }
+    },
+  );
+
+  await t.step("after all that, a good client still gets to chat", async () => {
+    await server.write("welcome\n");
+    const bob = await runTask("chat", [
+      "client",
+      "--username",
+      "bob",
+      "--port",
+      `${address.port}`,
+    ], { stdin: "hi\n" });
+    assertEquals(bob.code, 0, bob.stderr);
+    assertEquals(chatLines(bob.stdout.split("\n")), [
+      "bob: hi",
+      "alice: welcome",
+      "bob left the chat",
+    ]);
+  });
+
+  assertEquals((await server.stop()).code, 0);
+});
+
+// ---------------------------------------------------------------------------
+// Bad servers, against the client
+
+/** A raw "server" on a free port, and the chat client connected to it. */
+async function clientOfRawServer(stdin: string) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const client = startClient(listener.addr);
+  await client.write(stdin);
+  const peer = new RawPeer(await listener.accept());
+  listener.close();
+  return { client, peer };
+}
+
+Deno.test("chat client: a server that is not a chat server", async () => {
+  const { client, peer } = await clientOfRawServer("hi\n");
+  await using _ = client;
+  using _peer = peer;
+  // What the greeting server of section 12.4 says.
+  await peer.send("0. Hi new friend!\n");
+  const frame = await peer.frame();
+  assertEquals(frame.type, "error");
+  assertEquals(frame.code, "not-json");
+  await peer.closed();
+  peer.close();
+  const result = await client.finished();
+  assertEquals(result.code, 1);
+  assertEquals(
+    result.stderr,
+    `error: 127.0.0.1:${peer.localPort} sent a line that is not JSON; told it so ` +
+      `and hung up. Is it a chat server (deno task chat server)?`,
+  );
+});
+
+Deno.test("chat client: shows a server's escape sequences neutralised", async () => {
+  const { client, peer } = await clientOfRawServer("hi\n");
+  await using _ = client;
+  using _peer = peer;
+  await peer.sendFrame(hello("mallory"));
+  assertEquals(await peer.frame(), hello("bob"));
+  assertEquals(await peer.frame(), { type: "message", text: "hi" });
+  await peer.sendFrame({ type: "message", text: "\x1b[2J\x1b]2;pwned\x07" });
+  await peer.sendFrame({ type: "bye" });
+  await peer.closed();
+  peer.close();
+  const result = await client.finished();
+  assertEquals(result.code, 0);
+  assertEquals(chatLines(client.stdoutLines), [
+    "bob: hi",
+    String.raw`mallory: \x1b[2J\x1b]2;pwned\x07`,
+    "mallory left the chat",
+  ]);
+  assert(!hasControls(result.stdout.replaceAll("\n", "")));
+});
+
+Deno.test("chat client: a server that vanishes mid-turn; exit 1, one line", async () => {
+  const { client, peer } = await clientOfRawServer("hi\n");
+  await using _ = client;
+  await peer.sendFrame(hello("alice"));
+  assertEquals(await peer.frame(), hello("bob"));
+  assertEquals(await peer.frame(), { type: "message", text: "hi" });
+  peer.close();
+  const result = await client.finished();
+  assertEquals(result.code, 1);
+  assertEquals(
+    result.stderr,
+    "error: alice closed the connection without saying goodbye (its " +
+      "program may have stopped or crashed).",
+  );
+});
+
+Deno.test("chat client: a server that sends out of turn", async () => {
+  const { client, peer } = await clientOfRawServer("");
+  await using _ = client;
+  using _peer = peer;
+  await peer.sendFrame(hello("alice"));
+  assertEquals(await peer.frame(), hello("bob"));
+  await peer.sendFrame({ type: "message", text: "me first" });
+  const frame = await peer.frame();
+  assertEquals(frame.code, "out-of-turn");
+  await peer.closed();
+  peer.close();
+  const result = await client.finished();
+  assertEquals(result.code, 1);
+  assertEquals(
+    result.stderr,
+    "error: alice sent a message out of turn (it was bob's turn); told it " +
+      "so and hung up.",
+  );
+});
+
+// ---------------------------------------------------------------------------
+// The command line
+
+Deno.test("chat --help prints usage and exits 0", async () => {
+  const result = await runTask("chat", ["--help"]);
+  assertEquals(result.code, 0);
+  assertMatch(result.stdout, /^Usage: deno task chat server\|client /);
+});
+
+for (
+  const [args, message] of <[string[], string][]> [
+    [
+      [],
+      'give the role, "server" or "client" (there is no terminal to ask for it)',
+    ],
+    [["client"], "give --username NAME (there is no terminal to ask for it)"],
+    [
+      ["host", "--username", "bob"],
+      'the role must be "server" or "client", not "host"',
+    ],
+    [
+      ["client", "--username", "b o b"],
+      '--username must be 1 to 32 letters, digits, "_", "." or "-", not "b o b"',
+    ],
+    [
+      ["server", "--username", "alice", "--port", "99999"],
+      '--port must be a whole number from 0 to 65535, not "99999"',
+    ],
+    [["server", "--username", "alice", "--colour"], 'unknown flag "--colour"'],
+  ]
+) {
+  Deno.test(`chat ${args.join(" ")}: one line, exit 2`, async () => {
+    // No stdin: like a script, there is no terminal to ask on.
+    const result = await runTask("chat", args, { stdin: "" });
+    assertEquals(result.code, 2);
+    assertEquals(result.stdout, "");
+    assertEquals(
+      result.stderr,
+      `error: ${message} (run with --help for usage)`,
+    );
+  });
+}
+
+Deno.test("chat client with no server: one sentence, exit 1", async () => {
+  const port = freePort();
+  const result = await runTask("chat", [
+    "client",
+    "--username",
+    "bob",
+    "--port",
+    `${port}`,
+  ], { stdin: "" });
+  assertEquals(result.code, 1);
+  assertEquals(
+    result.stderr,
+    `error: Nothing is listening on 127.0.0.1:${port} (connection refused). ` +
+      `Start the server first: deno task chat server --username NAME`,
+  );
+});
