@@ -847,6 +847,6 @@ Deno.test("chat client with no server: one sentence, exit 1", async () => {
   assertEquals(
     result.stderr,
     `error: Nothing is listening on 127.0.0.1:${port} (connection refused). ` +
-      `Start the server first: deno task chat server --username NAME`,
+      `Start the server first (deno task chat server --username NAME) and check the host and port.`,
   );
 });

@@ -85,7 +85,7 @@ Deno.test("tcp-listener with no server: one sentence, exit 1", async () => {
   assertEquals(
     result.stderr,
     `error: Nothing is listening on 127.0.0.1:${port} (connection refused). ` +
-      `Start the server first: deno task tcp-server`,
+      `Start the server first (deno task tcp-server) and check the host and port.`,
   );
 });
 

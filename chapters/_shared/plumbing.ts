@@ -208,18 +208,28 @@ export async function* acceptConnections<C extends Deno.Conn>(
 }
 
 /**
- * Runs `stop` when the user presses Ctrl-C (or the process is asked to end).
- * A second Ctrl-C ends the script at once, in case stopping hangs.
+ * Runs `stop` when the user presses Ctrl-C (or the process is asked to end
+ * with SIGTERM). Pressing Ctrl-C again, a second or more later, ends the
+ * script at once, in case stopping hangs. (A repeat within the second is
+ * ignored: when a script runs under `deno task`, the one Ctrl-C can reach
+ * it twice, from the terminal and from the task runner.)
  */
 export function onCtrlC(stop: () => void): void {
   const signals: Deno.Signal[] = Deno.build.os === "windows"
     ? ["SIGINT"]
     : ["SIGINT", "SIGTERM"];
+  let firstAt = 0;
   const handler = () => {
-    for (const signal of signals) Deno.removeSignalListener(signal, handler);
-    console.error("Stopping (Ctrl-C).");
-    stop();
+    if (firstAt === 0) {
+      firstAt = Date.now();
+      console.error("Stopping (Ctrl-C).");
+      stop();
+    } else if (Date.now() - firstAt > 1000) {
+      exitWithError("stopped at once (Ctrl-C twice).", 130);
+    }
   };
+  // A signal listener does not keep the script running by itself, so it
+  // can stay in place until the script ends.
   for (const signal of signals) Deno.addSignalListener(signal, handler);
 }
 
@@ -261,8 +271,9 @@ export function describeNetworkError(error: unknown, place?: Place): string {
   if (error instanceof Deno.errors.ConnectionRefused) {
     return `Nothing is listening on ${where} (connection refused). ` +
       (place?.server
-        ? `Start the server first: ${place.server}`
-        : "Start the server first, and check the host and port.");
+        ? `Start the server first (${place.server}) and check the host ` +
+          `and port.`
+        : "Start the server first and check the host and port.");
   }
   if (error instanceof Deno.errors.AddrInUse) {
     return `Port ${place?.port ?? ""} on ${place?.hostname ?? "this host"} ` +

@@ -1,13 +1,20 @@
 /**
- * Running a lesson as a child process, exactly as a reader would:
- * `deno task NAME FLAGS`. The tour (`chapters/demo.ts`), the tests and the
+ * Running a lesson as a child process, with exactly the command line of its
+ * task in deno.json (`deno run --allow-net=... chapters/x.ts`) and the flags
+ * a reader would add. The tour (`chapters/demo.ts`), the tests and the
  * benchmark all start the lessons this way, so each of them also checks the
- * permissions each task grants in deno.json. No lesson uses this file.
+ * permissions each task grants. No lesson uses this file.
+ *
+ * Why not `deno task NAME` itself: `deno task` starts the script as a
+ * second process and reports 130 ("ended by Ctrl-C") when it is sent Ctrl-C,
+ * however the script ended. Running the task's own command line directly
+ * lets Ctrl-C reach the script, and us see the script's own exit status.
  *
  * @module
  */
 
 import { TextLineStream } from "@std/streams/text-line-stream";
+import config from "../../deno.json" with { type: "json" };
 
 /** The project's top folder, where deno.json is. */
 export const ROOT = new URL("../../", import.meta.url);
@@ -32,10 +39,26 @@ export interface Listening {
   port: number;
 }
 
+/**
+ * The task's command line from deno.json, split into words, without the
+ * leading `deno`. Lesson tasks are plain `deno run FLAGS FILE` lines; a task
+ * with shell syntax in it is run through `deno task` instead.
+ */
+function taskArgs(task: string): string[] {
+  const tasks: Record<string, string> = config.tasks;
+  const line = tasks[task];
+  if (line === undefined) throw new Error(`deno.json has no task "${task}"`);
+  const words = line.trim().split(/\s+/);
+  if (words[0] !== "deno" || /["'$&|;<>]/.test(line)) {
+    // --quiet leaves out deno task's own "Task NAME ..." line.
+    return ["task", "--quiet", task];
+  }
+  return words.slice(1);
+}
+
 function taskCommand(task: string, args: string[], stdin: boolean) {
   return new Deno.Command(Deno.execPath(), {
-    // --quiet leaves out deno task's own "Task NAME ..." line.
-    args: ["task", "--quiet", task, ...args],
+    args: [...taskArgs(task), ...args],
     cwd: ROOT,
     env: { NO_COLOR: "1" },
     stdin: stdin ? "piped" : "null",
@@ -45,7 +68,8 @@ function taskCommand(task: string, args: string[], stdin: boolean) {
 }
 
 /**
- * Runs `deno task TASK ...ARGS` to the end and returns what it printed.
+ * Runs task TASK (its command line from deno.json) with ARGS, to the end,
+ * and returns what it printed.
  * `stdin`, when given, is written to the script's standard input and closed.
  */
 export async function runTask(
@@ -99,7 +123,7 @@ export class TaskProcess implements AsyncDisposable {
   }
 
   /**
-   * Starts `deno task TASK ...ARGS`. With `stdin: true` its standard input
+   * Starts task TASK with ARGS. With `stdin: true` its standard input
    * is ours to write; `onLine` sees each line as soon as it is printed.
    */
   static start(
@@ -186,7 +210,7 @@ export class TaskProcess implements AsyncDisposable {
       const left = timeoutMs - (Date.now() - started);
       if (left <= 0 || this.#exited) {
         // One last look: the lines may have landed with the exit.
-        await Promise.race([this.#reading, sleep(200)]);
+        await within(this.#reading, 200);
         const match = lines.slice(checked).map((line) => line.match(pattern))
           .find((found) => found);
         if (match) return match;
@@ -243,16 +267,9 @@ export class TaskProcess implements AsyncDisposable {
 
   /** Waits for the process to end by itself and returns what it printed. */
   async finished(timeoutMs = DEFAULT_WAIT_MS): Promise<Finished> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<"timeout">((resolve) => {
-      timer = setTimeout(() => resolve("timeout"), timeoutMs);
-    });
-    const result = await Promise.race([this.#status, timeout]);
-    clearTimeout(timer);
+    const result = await within(this.#status, timeoutMs);
     if (result === "timeout") {
-      this.kill("SIGKILL");
-      await this.#status;
-      await this.#reading;
+      await this.#end();
       throw new Error(
         `the process did not end within ${timeoutMs} ms\n${this.transcript()}`,
       );
@@ -285,9 +302,34 @@ export class TaskProcess implements AsyncDisposable {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.closeStdin();
-    this.kill("SIGKILL");
+    await this.#end();
+  }
+
+  /**
+   * Ends the process whatever it is doing: SIGTERM first, which every
+   * lesson stops on, then SIGKILL if it has not ended within 3 seconds.
+   */
+  async #end(): Promise<void> {
+    this.kill("SIGTERM");
+    if (await within(this.#status, 3000) === "timeout") this.kill("SIGKILL");
     await this.#status;
-    await this.#reading;
+    await within(this.#reading, 3000);
+  }
+}
+
+/** Waits for `promise`, but at most `ms` milliseconds. */
+async function within<T>(
+  promise: Promise<T>,
+  ms: number,
+): Promise<T | "timeout"> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<"timeout">((resolve) => {
+    timer = setTimeout(() => resolve("timeout"), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -169,8 +169,10 @@ async function greetingRate(
   let greetings = 0;
   const started = performance.now();
   const deadline = started + seconds * 1000;
-  const buffer = new Uint8Array(256);
   async function client() {
+    // One buffer per client: reads that are waiting at the same time must
+    // not share a buffer, or one overwrites what another has not read yet.
+    const buffer = new Uint8Array(256);
     while (performance.now() < deadline) {
       const conn = await Deno.connect(address);
       let text = "";
