@@ -43,7 +43,7 @@ function section(title: string): void {
 function labelled(label: string): OnLine {
   return (line, stream) => {
     const mark = stream === "stdout" ? "|" : "!";
-    console.log(`  ${label.padEnd(14)} ${mark} ${line}`);
+    console.log(`  ${label.padEnd(15)} ${mark} ${line}`);
   };
 }
 
@@ -110,7 +110,7 @@ section("12.1 How to identify machines on the internet");
 await runClient("address", []);
 
 section("12.2 Ports");
-await runClient("ports", ["--port", "80"]);
+await runClient("ports", []);
 
 section("12.3 Sockets");
 await runClient("create-socket", []);
