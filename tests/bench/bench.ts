@@ -272,7 +272,10 @@ async function timed(
       `${program} ${args.join(" ")}: ${decoder.decode(output.stderr)}`,
     );
   }
-  return { ms, stdout: decoder.decode(output.stdout) };
+  return {
+    ms,
+    stdout: options.discardOutput ? "" : decoder.decode(output.stdout),
+  };
 }
 
 /** A process's resident memory, in MB, as `ps` reports it. */
@@ -435,6 +438,16 @@ for (const concurrency of [8, 64]) {
           discardOutput: true,
         })).ms,
     });
+    // nc throws the bytes away; fragmented keeps the whole message and
+    // hashes it. `nc | sha256sum` does that same work, in C.
+    receivers.push({
+      name: "nc | sha256sum",
+      run: async (server) =>
+        (await timed("sh", [
+          "-c",
+          `nc -d ${LOOPBACK} ${port(server)} | sha256sum`,
+        ])).ms,
+    });
   }
   if (pythonHere) {
     receivers.push({
@@ -490,6 +503,17 @@ for (const concurrency of [8, 64]) {
       unit: "x",
       target: "about 10 (linear)",
       met: scaling < 15,
+    });
+  }
+  if (ncHere) {
+    const ours64k = rate("fragmented --chunk-size 65536", 100 * MB);
+    const value = rate("nc | sha256sum", 100 * MB);
+    record({
+      figure: "fragmented receive + SHA-256, 100 MB, 64 KiB reads",
+      ours: ours64k,
+      unit: "MB/s",
+      reference: { name: "nc | sha256sum", value },
+      ratio: ours64k / value,
     });
   }
   if (pythonHere) {
