@@ -99,6 +99,33 @@ Deno.test("udp-client: nobody answers -> the timeout sentence, exit 1", async ()
   assertOneSentence(result.stderr);
 });
 
+Deno.test("udp-client: a name that does not resolve -> one sentence, exit 1", async () => {
+  // For a host that is not this computer, udp-client binds its own socket
+  // to 0.0.0.0, which --allow-net must name too (its error message says so).
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--unstable-net",
+      "--allow-net=no-such-host.invalid,0.0.0.0",
+      "chapters/12_4_udp_client.ts",
+      "--host",
+      "no-such-host.invalid",
+      "--port",
+      "9",
+    ],
+    cwd: ROOT,
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+  }).output();
+  const stderr = new TextDecoder().decode(output.stderr).trimEnd();
+  assertEquals(output.code, 1, stderr);
+  assertOneSentence(stderr);
+  assertStringIncludes(
+    stderr,
+    'Could not find the address of "no-such-host.invalid"',
+  );
+});
+
 Deno.test("udp-client: host outside --allow-net -> names the flag, exit 1", async () => {
   const result = await runTask("udp-client", ["--host", "127.0.0.2"]);
   assertEquals(result.code, 1, result.stderr);
