@@ -589,33 +589,44 @@ for (const concurrency of [8, 64]) {
   });
 }
 
-// 6. Resident memory of tcp-server holding 1,000 idle connections.
-{
-  const server = await startOurs("tcp-server");
-  const pid = server.process.pid;
-  const before = await residentMB(pid);
+// 6. Resident memory with 1,000 clients connected. tcp-server greets each
+// and hangs up at once, so it holds the 1,000 only as they pass through;
+// json-server keeps every idle connection open, which is the harder case.
+async function memoryWithClients(
+  task: string,
+  connectedLine: RegExp,
+): Promise<number> {
+  const server = await startOurs(task);
   const clients: Deno.Conn[] = [];
   for (let i = 0; i < 1000; i++) {
     clients.push(await Deno.connect(server.address));
   }
-  await server.process.waitForLine(/^Connection from: .*$/);
+  // Wait until the server has logged all 1,000 (then it has accepted them).
   while (
-    server.process.stdoutLines.filter((l) => l.startsWith("Connection from"))
+    server.process.stdoutLines.filter((line) => connectedLine.test(line))
       .length < 1000
   ) {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  const after = await residentMB(pid);
+  const megabytes = await residentMB(server.process.pid);
   for (const client of clients) client.close();
   await stop(server);
+  return megabytes;
+}
+for (
+  const [task, line, figure] of [
+    ["tcp-server", /^Connection from: /, "greeted and let go"],
+    ["json-server", /^Connected: /, "idle, held open"],
+  ] as const
+) {
+  const megabytes = await memoryWithClients(task, line);
   record({
-    figure: "tcp-server resident memory, 1,000 clients connected",
-    ours: after,
+    figure: `${task} resident memory, 1,000 clients (${figure})`,
+    ours: megabytes,
     unit: "MB",
     target: "< 100 MB",
-    met: after < 100,
+    met: megabytes < 100,
   });
-  progress(`(resident memory before the clients: ${before.toFixed(1)} MB)`);
 }
 
 // 7. Time from launch to `Listening on`, through the task.
