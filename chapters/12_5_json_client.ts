@@ -66,6 +66,11 @@ import {
   parseSeconds,
   usageError,
 } from "./_shared/plumbing.ts";
+// JsonSplitter finds where a JSON value ends as text arrives in pieces (the
+// same as json-server uses): see chapters/_shared/json_splitter.ts. std's
+// ConcatenatedJsonParseStream would wait for more after the reply `42` and a
+// newline, so `--data 42` would time out.
+import { JsonSplitter } from "./_shared/json_splitter.ts";
 
 /** The book's `json.dumps({"name": "Johanna", "female": True})`. */
 const BOOK_MESSAGE = '{"name": "Johanna", "female": true}';
@@ -114,96 +119,6 @@ const message = flags.data.replace(/[\r\n]+/g, " ") + "\n";
 
 /** The longest reply we wait for; an echo of our --data is far shorter. */
 const MAX_REPLY = 1024 * 1024;
-
-// ---------------------------------------------------------------------------
-// Finding where the JSON value ends (the same as in json-server, where it
-// is explained in detail)
-
-/**
- * Cuts a stream of text into JSON values, as it arrives in pieces. It
- * counts the `{` and `[` not yet closed, skipping those inside strings; a
- * bare word (a number, true, false, null) ends at the first character that
- * cannot be part of it. `JSON.parse` checks the rest once a value is cut
- * out. (std's ConcatenatedJsonParseStream would wait for more after the
- * reply `42` and a newline, so `--data 42` would time out.)
- */
-class JsonSplitter {
-  #unfinished = "";
-  #depth = 0;
-  #inString = false;
-  #afterBackslash = false;
-  #inWord = false;
-
-  /** Takes the next piece of text; returns the values that ended in it. */
-  push(text: string): string[] {
-    const values: string[] = [];
-    let start = 0;
-    for (let i = 0; i < text.length; i++) {
-      const char = text[i];
-      if (this.#inString) {
-        if (this.#afterBackslash) {
-          this.#afterBackslash = false;
-        } else if (char === "\\") {
-          this.#afterBackslash = true;
-        } else if (char === '"') {
-          this.#inString = false;
-          if (this.#depth === 0) {
-            values.push(this.#finish(text, start, i + 1));
-          }
-        }
-        continue;
-      }
-      if (this.#inWord) {
-        if (/[\w.+-]/.test(char)) continue;
-        this.#inWord = false;
-        values.push(this.#finish(text, start, i));
-      }
-      if (this.#depth > 0) {
-        if (char === '"') {
-          this.#inString = true;
-        } else if (char === "{" || char === "[") {
-          this.#depth += 1;
-        } else if (char === "}" || char === "]") {
-          this.#depth -= 1;
-          if (this.#depth === 0) {
-            values.push(this.#finish(text, start, i + 1));
-          }
-        }
-        continue;
-      }
-      if (char === " " || char === "\n" || char === "\r" || char === "\t") {
-        continue;
-      }
-      start = i;
-      if (char === '"') {
-        this.#inString = true;
-      } else if (char === "{" || char === "[") {
-        this.#depth = 1;
-      } else if (/[-0-9tfn]/.test(char)) {
-        this.#inWord = true;
-      } else {
-        throw new SyntaxError(`${JSON.stringify(char)} cannot start a value`);
-      }
-    }
-    if (this.#inString || this.#inWord || this.#depth > 0) {
-      this.#unfinished += text.slice(start);
-    }
-    return values;
-  }
-
-  /** At the end of the stream, a bare word like `42` ends too. */
-  end(): string[] {
-    if (!this.#inWord) return [];
-    this.#inWord = false;
-    return [this.#finish("", 0, 0)];
-  }
-
-  #finish(text: string, start: number, end: number): string {
-    const value = this.#unfinished + text.slice(start, end);
-    this.#unfinished = "";
-    return value;
-  }
-}
 
 // ---------------------------------------------------------------------------
 // The conversation
