@@ -32,8 +32,17 @@
  *   it gave us 127.0.0.1:38733, in the registered range.
  *   (Linux's default is 32768-60999: it begins in the registered range.)
  *
+ * (Your port will differ: the system picks a new one on every run.)
+ *
  *   $ deno task ports --port 443
  *   Port 443 is in the well-known range (0-1023): HTTPS (Web) in Table 12.1.
+ *   127.0.0.1:443 needs administrator rights: ports below 1024 are reserved
+ *   for them here; use a port from 1024 up.
+ *
+ * That second line (one line on screen) is what an ordinary user sees on
+ * Linux. As root, or where any user may listen on these ports (Windows;
+ * most Docker containers), it says instead:
+ *
  *   127.0.0.1:443 is free: no program listens there, so one could.
  *
  * Whether a port is free is found out the only sure way: by trying to

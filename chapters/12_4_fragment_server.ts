@@ -31,15 +31,20 @@
  *   Line 00000001: TCP keeps the bytes in order but not the pieces.
  *   Line 00000002: TCP keeps the bytes in order but not the pieces.
  *
- * `head` hangs up after two lines, long before the end, and terminal 1 says
- * so in one line and goes on serving:
+ * (Ubuntu's netcat then waits for you to type: press Ctrl-D to end it.)
+ * `head` hangs up after two lines, long before the end. But 1 MiB can fit
+ * in the operating system's buffers between the two programs, so terminal
+ * 1 may still say "Sent 1048576 bytes". Start it with a bigger message,
+ * `deno task fragment-server --size 16777216`, and it says in one line
+ * that the client left early, and goes on serving:
  *
- *   Stopped sending to 127.0.0.1:54496 after 983040 of 1048576 bytes: the
+ *   Stopped sending to 127.0.0.1:42030 after 131072 of 16777216 bytes: the
  *   client closed the connection abruptly (connection reset) before the
  *   conversation was over.
  *
- * `nc 127.0.0.1 10003 | sha256sum` prints the digest a third time. Ctrl-C
- * stops the server, even while clients are still receiving.
+ * `nc 127.0.0.1 10003 | sha256sum` prints the digest a third time (again,
+ * Ctrl-D ends netcat). Ctrl-C stops the server, even while clients are
+ * still receiving.
  *
  * Flags: --host (default 127.0.0.1; ::1 for IPv6); --port (default 10003;
  * the book has no server here, so it gives no port, and we chose 10003,

@@ -26,9 +26,10 @@
  *   greeting is short, so the book is usually lucky. We read until the
  *   server closes the connection, which is how this server says "that was
  *   all".
- * - The book decodes each piece as ASCII. We decode as UTF-8 with a
- *   streaming decoder, which keeps a character that was cut in two between
- *   reads until its second half arrives.
+ * - The book decodes what it read as ASCII, which fails on any byte above
+ *   127. We decode as UTF-8 with a streaming decoder, which keeps a
+ *   character that was cut in two between reads until its second half
+ *   arrives.
  * - The book connects to `socket.gethostname()`; the server listens on
  *   127.0.0.1, so that is where we connect.
  *

@@ -13,7 +13,8 @@
  *   Connection from: 127.0.0.1:41800     1. Hi new friend!
  *
  * Any TCP client can be the second terminal, for example netcat:
- * `nc 127.0.0.1 10001` prints `2. Hi new friend!`. Ctrl-C stops the server.
+ * `nc 127.0.0.1 10001` prints `2. Hi new friend!`. (Ubuntu's netcat then
+ * waits for you to type; Ctrl-D or Enter ends it.) Ctrl-C stops the server.
  *
  * Flags: --host (default 127.0.0.1), --port (default 10001, as in the book;
  * --port 0 lets the operating system pick a free port, printed on the

@@ -13,8 +13,8 @@
  *   $ deno task tcp-server --port 0
  *     tcp-server     | Listening on 127.0.0.1:40313
  *   $ deno task tcp-listener --port 40313
- *     tcp-listener   | 0. Hi new friend!
  *     tcp-server     | Connection from: 127.0.0.1:52978
+ *     tcp-listener   | 0. Hi new friend!
  *
  * `|` marks what a program printed on its standard output, `!` what it
  * printed on its standard error (errors, and notes such as "Stopping").

@@ -32,8 +32,9 @@
  *
  * On a terminal, your turn shows a prompt, `alice: `, so the line you type
  * is the message line; during the other's turn a status line says whose
- * turn it is, and what you type waits for your turn. With no role or
- * username on the command line, the chat asks for them.
+ * turn it is, and what you type waits for your turn. Dimmed hints, not
+ * shown above, say how to leave and that typing ahead waits. With no role
+ * or username on the command line, the chat asks for them.
  *
  * Leaving: `/quit` or end of input (Ctrl-D), both at your turn, or Ctrl-C
  * at any time. The other side sees `NAME left the chat`. A server whose
