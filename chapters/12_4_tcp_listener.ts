@@ -16,7 +16,9 @@
  * get one sentence saying so, not a stack trace.
  *
  * Flags: --host (default 127.0.0.1), --port (default 10001). For a server
- * started with --port 0, pass the port it printed.
+ * started with --port 0, pass the port it printed. --timeout (default 10
+ * seconds): give up, with one sentence, if the server has not closed by
+ * then (a program on the wrong port may hold the connection open).
  *
  * What we do differently from the book, and why:
  *
@@ -43,6 +45,7 @@ import {
   parseFlags,
   parseHost,
   parsePort,
+  parseSeconds,
 } from "./_shared/plumbing.ts";
 
 const flags = parseFlags(Deno.args, {
@@ -52,12 +55,15 @@ Usage: deno task tcp-listener [--host HOST] [--port PORT]
 Connects to the greeting server and prints its greeting.
 
   --host HOST   server's address (default 127.0.0.1; ::1 for IPv6)
-  --port PORT   server's port (default 10001)`,
-  string: ["host", "port"],
-  defaults: { host: "127.0.0.1", port: "10001" },
+  --port PORT   server's port (default 10001)
+  --timeout S   give up if the server has not closed after S seconds
+                (default 10)`,
+  string: ["host", "port", "timeout"],
+  defaults: { host: "127.0.0.1", port: "10001", timeout: "10" },
 });
 const hostname = parseHost(flags.host);
 const port = parsePort(flags.port);
+const timeout = parseSeconds(flags.timeout, "--timeout");
 const server = { hostname, port, server: "deno task tcp-server" };
 
 /** The book's MAX_SIZE: the most one read may return. */
@@ -74,6 +80,16 @@ try {
 } catch (error) {
   exitWithError(describeNetworkError(error, server));
 }
+
+// "Read until the server closes" trusts the server to close. A program on
+// the wrong port may keep the connection open and say nothing: rather than
+// wait for ever, give up after --timeout seconds with one sentence.
+const timer = setTimeout(() => {
+  exitWithError(
+    `${formatAddress(server)} has not closed the connection after ` +
+      `${timeout} s; is it the greeting server (deno task tcp-server)?`,
+  );
+}, timeout * 1000);
 
 const buffer = new Uint8Array(MAX_SIZE);
 const decoder = new TextDecoder();
@@ -98,6 +114,7 @@ try {
 } catch (error) {
   exitWithError(describeNetworkError(error, server));
 } finally {
+  clearTimeout(timer);
   conn.close();
 }
 

@@ -133,3 +133,22 @@ for (const task of ["tcp-server", "tcp-listener"]) {
     });
   }
 }
+
+Deno.test("tcp-listener gives up, in one sentence, on a server that never closes", async () => {
+  // A server that accepts and then says nothing, holding the connection.
+  using silent = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepting = silent.accept();
+  const result = await runTask("tcp-listener", [
+    "--port",
+    `${silent.addr.port}`,
+    "--timeout",
+    "0.5",
+  ]);
+  (await accepting).close();
+  assertEquals(result.code, 1);
+  assertEquals(
+    result.stderr,
+    `error: 127.0.0.1:${silent.addr.port} has not closed the connection ` +
+      `after 0.5 s; is it the greeting server (deno task tcp-server)?`,
+  );
+});

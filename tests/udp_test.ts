@@ -302,3 +302,18 @@ Deno.test("udp-server and udp-client usage errors: one line each, exit 2", async
     );
   });
 });
+
+Deno.test("udp-client sends an empty datagram with --message ''", async () => {
+  await using server = TaskProcess.start("udp-server", ["--port", "0"]);
+  const { port } = await server.listening();
+  const client = await runTask("udp-client", [
+    "--port",
+    `${port}`,
+    "--message",
+    "",
+  ]);
+  assertEquals(client.code, 0, client.stderr);
+  assertEquals(client.stdout, "Response for 127.0.0.1");
+  await server.waitForLine(/^From 127\.0\.0\.1:\d+ \(empty datagram\)$/);
+  assertEquals((await server.stop()).code, 0);
+});

@@ -76,15 +76,23 @@ export function parseFlags<
   const strings: string[] = [...(spec.string ?? [])];
   const booleans: string[] = [...(spec.boolean ?? []), "help"];
   const known = new Set([...strings, ...booleans, "h"]);
-  // parseArgs reads "-1" in `--port -1` as a flag of its own. Join such a
-  // value to its flag, so that the port check can say what is wrong with it.
-  const joined = args.flatMap((arg, i) =>
-    /^-\d/.test(arg) && strings.includes(args[i - 1]?.slice(2)) ? [] : [
-      strings.includes(arg.slice(2)) && /^-\d/.test(args[i + 1] ?? "")
-        ? `${arg}=${args[i + 1]}`
-        : arg,
-    ]
-  );
+  // parseArgs reads "-1" in `--port -1` as a flag of its own, and an empty
+  // value (`--message ""`) as a stray word. Join such a value to its flag
+  // (`--port=-1`, `--message=`) so that it is read as the flag's value.
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const next = args[i + 1];
+    const takesValue = args[i].startsWith("--") &&
+      strings.includes(args[i].slice(2));
+    if (
+      takesValue && next !== undefined && (next === "" || /^-\d/.test(next))
+    ) {
+      joined.push(`${args[i]}=${next}`);
+      i += 1;
+    } else {
+      joined.push(args[i]);
+    }
+  }
   const parsed = parseArgs(joined, {
     string: strings,
     boolean: booleans,
@@ -102,8 +110,13 @@ export function parseFlags<
     Deno.exit(0);
   }
   for (const name of strings) {
-    // `--port` at the very end, with nothing after it, parses as "".
-    if (parsed[name] === "" && args.some((arg) => arg === `--${name}`)) {
+    // `--port` at the very end, or straight before another flag, parses
+    // as "". (An empty value given on purpose, `--message ""`, is allowed.)
+    const missing = args.some((arg, i) =>
+      arg === `--${name}` &&
+      (i === args.length - 1 || args[i + 1].startsWith("--"))
+    );
+    if (parsed[name] === "" && missing) {
       usageError(`--${name} needs a value`);
     }
   }
