@@ -116,6 +116,14 @@ export class Conversation {
       );
     }
     if (frame.type !== "hello") return await this.#wrongFirstFrame(frame);
+    if (frame.username === me) {
+      // The server would refuse our hello; say why before it has to.
+      await wire.close();
+      return failed(
+        `The server's user is also called "${me}"; two people in one chat ` +
+          `need two names. Choose another with --username.`,
+      );
+    }
     wire.send(hello(me));
     this.#peer = frame.username;
     this.#expected = "";

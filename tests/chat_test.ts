@@ -850,3 +850,29 @@ Deno.test("chat client with no server: one sentence, exit 1", async () => {
       `Start the server first (deno task chat server --username NAME) and check the host and port.`,
   );
 });
+
+Deno.test("chat client with the server's own name: one sentence, exit 1", async () => {
+  await using server = TaskProcess.start("chat", [
+    "server",
+    "--username",
+    "alice",
+    "--port",
+    "0",
+  ], { stdin: true });
+  const { port } = await server.listening();
+  const client = await runTask("chat", [
+    "client",
+    "--username",
+    "alice",
+    "--port",
+    `${port}`,
+  ], { stdin: "hello\n" });
+  assertEquals(client.code, 1);
+  assertEquals(client.stdout, "");
+  assertEquals(
+    client.stderr,
+    `error: The server's user is also called "alice"; two people in one ` +
+      `chat need two names. Choose another with --username.`,
+  );
+  assertEquals((await server.stop()).code, 0);
+});
