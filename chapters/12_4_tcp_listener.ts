@@ -1,122 +1,95 @@
 /**
- * TCP client for the greeting server (section 12.4, the book's
- * `tcp_server-listener.py`)
+ * TCP client of the greeting server (section 12.4, the book's
+ * tcp_server-listener.py)
  *
  * A client connects to a server's host and port, reads what the server
- * sends, and prints it. The operating system picks the client's own port;
- * only the server needs a fixed, known one.
+ * sends until it hangs up, and prints it. Only the server needs a fixed
+ * port; the system gives the client one of its own.
  *
- * Terminal 1:                          Terminal 2:
+ *   Terminal 1                             Terminal 2
+ *   $ deno task tcp-server                 $ deno task tcp-listener
+ *   Listening on 127.0.0.1:10001           0. Hi new friend!
+ *   Connection from: 127.0.0.1:41796       $ deno task tcp-listener
+ *   Connection from: 127.0.0.1:41800       1. Hi new friend!
  *
- *   $ deno task tcp-server               $ deno task tcp-listener
- *   Listening on 127.0.0.1:10001         0. Hi new friend!
- *   Connection from: 127.0.0.1:41796
+ * With no server running:
+ *   $ deno task tcp-listener
+ *   error: Nothing is listening on 127.0.0.1:10001 (connection refused).
+ *   Start the server first: deno task tcp-server.
  *
- * Run terminal 2 again and the number goes up. With no server running you
- * get one sentence saying so, not a stack trace.
- *
- * Flags: --host (default 127.0.0.1), --port (default 10001). For a server
- * started with --port 0, pass the port it printed. --timeout (default 10
- * seconds): give up, with one sentence, if the server has not closed by
- * then (a program on the wrong port may hold the connection open).
- *
- * What we do differently from the book, and why:
- *
- * - The book reads once, `s_client.recv(1024)`, and assumes that one read
- *   holds the whole message. TCP promises the bytes in order, not that they
- *   arrive in one piece: a read returns whatever has arrived so far. The
- *   greeting is short, so the book is usually lucky. We read until the
- *   server closes the connection, which is how this server says "that was
- *   all".
- * - The book decodes what it read as ASCII, which fails on any byte above
- *   127. We decode as UTF-8 with a streaming decoder, which keeps a
- *   character that was cut in two between reads until its second half
- *   arrives.
- * - The book connects to `socket.gethostname()`; the server listens on
- *   127.0.0.1, so that is where we connect.
+ * --host ::1 connects over IPv6. What the server sends is shown safely: a
+ * control character such as ESC appears as \u{1b} instead of being obeyed.
  *
  * @module
  */
+import { parseArgs } from "@std/cli/parse-args";
 
-import {
-  describeNetworkError,
-  exitWithError,
-  formatAddress,
-  parseFlags,
-  parseHost,
-  parsePort,
-  parseSeconds,
-} from "./_shared/plumbing.ts";
+const HELP =
+  `Usage: deno task tcp-listener [--host HOST] [--port PORT] [--timeout S]
+  --host HOST  the server's address (default 127.0.0.1; ::1 for IPv6)
+  --port PORT  the server's port (default 10001)
+  --timeout S  give up after S seconds (default 10)`;
 
-const flags = parseFlags(Deno.args, {
-  help: `
-Usage: deno task tcp-listener [--host HOST] [--port PORT]
+/** Ends the program: with the help (code 0), or with one line on stderr. */
+function exit(code: number, message: string): never {
+  if (code === 0) console.log(message);
+  else console.error(`error: ${message}`);
+  Deno.exit(code);
+}
+const usage = (text: string) => exit(2, `${text} (run with --help for usage)`);
 
-Connects to the greeting server and prints its greeting.
-
-  --host HOST   server's address (default 127.0.0.1; ::1 for IPv6)
-  --port PORT   server's port (default 10001)
-  --timeout S   give up if the server has not closed after S seconds
-                (default 10)`,
+if (Deno.args.includes("--help")) exit(0, HELP);
+const flags = parseArgs(Deno.args, {
   string: ["host", "port", "timeout"],
-  defaults: { host: "127.0.0.1", port: "10001", timeout: "10" },
+  default: { host: "127.0.0.1", port: "10001", timeout: "10" },
+  unknown: (arg) => usage(`unknown argument ${JSON.stringify(arg)}`),
 });
-const hostname = parseHost(flags.host);
-const port = parsePort(flags.port);
-const timeout = parseSeconds(flags.timeout, "--timeout");
-const server = { hostname, port, server: "deno task tcp-server" };
+const hostname = flags.host.replace(/^\[(.*)\]$/, "$1"); // [::1] means ::1
+const port = /^\d{1,5}$/.test(flags.port) ? Number(flags.port) : NaN;
+const seconds = /^\d+(\.\d+)?$/.test(flags.timeout) ? Number(flags.timeout) : 0;
+if (!/^[\w.:-]+$/.test(hostname)) usage("--host must be a name or an address");
+if (!(port <= 65535)) usage("--port must be a whole number from 0 to 65535");
+if (!(seconds > 0)) usage("--timeout must be a number of seconds above 0");
+const where = `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
 
-/** The book's MAX_SIZE: the most one read may return. */
-const MAX_SIZE = 1024;
-
-/** A greeting is one short line; a server that sends more is not ours. */
-const MAX_GREETING = 64 * 1024;
-
-// No socket exists before `Deno.connect` returns one, already connected:
-// in Deno you cannot use a socket before it connects.
-let conn: Deno.TcpConn;
-try {
-  conn = await Deno.connect({ hostname, port });
-} catch (error) {
-  exitWithError(describeNetworkError(error, server));
-}
-
-// "Read until the server closes" trusts the server to close. A program on
-// the wrong port may keep the connection open and say nothing: rather than
-// wait for ever, give up after --timeout seconds with one sentence.
-const timer = setTimeout(() => {
-  exitWithError(
-    `${formatAddress(server)} has not closed the connection after ` +
-      `${timeout} s; is it the greeting server (deno task tcp-server)?`,
-  );
-}, timeout * 1000);
-
-const buffer = new Uint8Array(MAX_SIZE);
-const decoder = new TextDecoder();
-let greeting = "";
-let received = 0;
-try {
-  while (true) {
-    // `read` waits for some bytes and returns how many it put in `buffer`,
-    // or `null` once the server has closed the connection.
-    const count = await conn.read(buffer);
-    if (count === null) break;
-    received += count;
-    if (received > MAX_GREETING) {
-      exitWithError(
-        `${formatAddress(server)} sent more than ${MAX_GREETING} bytes; ` +
-          `that is not the greeting server.`,
-      );
-    }
-    greeting += decoder.decode(buffer.subarray(0, count), { stream: true });
+/** One sentence for each thing that can go wrong, and what to do. */
+function explain(error: unknown): string {
+  if (error instanceof Deno.errors.ConnectionRefused) {
+    return `Nothing is listening on ${where} (connection refused). Start the server first: deno task tcp-server.`;
+  } else if (error instanceof Deno.errors.NotCapable) {
+    return `Deno was not allowed to connect to ${where}: run deno run --allow-net=${where} chapters/12_4_tcp_listener.ts`;
+  } else if (String(error).includes("failed to lookup address")) {
+    return `Could not find the address of "${hostname}" (the name does not resolve).`;
+  } else if (error instanceof DOMException && error.name === "TimeoutError") {
+    return `${where} did not finish within ${seconds} s; is it the greeting server?`;
   }
-  greeting += decoder.decode();
-} catch (error) {
-  exitWithError(describeNetworkError(error, server));
-} finally {
-  clearTimeout(timer);
-  conn.close();
+  return `${where}: ${error}`;
 }
 
-// The greeting ends with "\n"; console.log adds its own.
-console.log(greeting.trimEnd());
+// One deadline for all of it: a wrong address may not answer, and a program
+// on the wrong port may never hang up.
+const signal = AbortSignal.timeout(seconds * 1000);
+let greeting = "";
+try {
+  // Deno.connect creates the socket and connects it in one step: the book's
+  // socket() and connect(). Our host is 127.0.0.1, where the server listens;
+  // the book's gethostname() may name another address of this computer.
+  const conn = await Deno.connect({ hostname, port, signal });
+  // The book reads once, recv(1024), as if one read held the whole message.
+  // TCP delivers a stream: a read returns whatever has arrived so far. So we
+  // read until the server hangs up. The book decodes ASCII, which fails on
+  // any byte above 127; a streaming UTF-8 decoder also keeps a character cut
+  // in two between reads until its second half comes.
+  const text = conn.readable.pipeThrough(new TextDecoderStream(), { signal });
+  for await (const piece of text) {
+    greeting += piece;
+    if (greeting.length > 65536) exit(1, `${where} sent over 64 KiB.`);
+  }
+} catch (error) {
+  exit(1, explain(error));
+}
+// The server's text may hold control characters (ESC starts the sequences
+// that move the cursor or clear the screen): show each one, never obey it.
+const unsafe = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu;
+const escape = (c: string) => `\\u{${c.codePointAt(0)!.toString(16)}}`;
+console.log(greeting.trimEnd().replace(unsafe, escape));

@@ -1,119 +1,101 @@
 /**
- * TCP server: the greeting server (section 12.4, the book's `tcp_server.py`)
+ * TCP server: the greeting server (section 12.4, the book's tcp_server.py)
  *
  * A server waits on a port for clients to connect. This one greets each
- * client with one line, `N. Hi new friend!`, and hangs up. N counts the
- * clients from 0 in the order they arrived.
+ * client with one line, `N. Hi new friend!` (N counts clients from 0), and
+ * hangs up. No client waits for another: each greeting runs on its own
+ * while the loop goes back to accepting.
  *
- * Terminal 1 (the server):             Terminal 2 (a client):
+ *   Terminal 1                             Terminal 2
+ *   $ deno task tcp-server                 $ deno task tcp-listener
+ *   Listening on 127.0.0.1:10001           0. Hi new friend!
+ *   Connection from: 127.0.0.1:41796       $ nc 127.0.0.1 10001
+ *   Connection from: 127.0.0.1:41800       1. Hi new friend!
+ *   ^CStopping (SIGINT).
+ *   Server stopped.
  *
- *   $ deno task tcp-server               $ deno task tcp-listener
- *   Listening on 127.0.0.1:10001         0. Hi new friend!
- *   Connection from: 127.0.0.1:41796     $ deno task tcp-listener
- *   Connection from: 127.0.0.1:41800     1. Hi new friend!
- *
- * Any TCP client can be the second terminal, for example netcat:
- * `nc 127.0.0.1 10001` prints `2. Hi new friend!`. (Ubuntu's netcat then
- * waits for you to type; Ctrl-D or Enter ends it.) Ctrl-C stops the server.
- *
- * Flags: --host (default 127.0.0.1), --port (default 10001, as in the book;
- * --port 0 lets the operating system pick a free port, printed on the
- * first line). --host ::1 listens on IPv6 instead.
- *
- * What we do differently from the book, and why:
- *
- * - The book binds to `socket.gethostname()`, the machine's name, which may
- *   resolve to an address other computers can reach, or to one its client
- *   does not try. We bind to 127.0.0.1 ("this computer only"): a server is
- *   reachable from other machines only when you decide so, with
- *   `--host 0.0.0.0` (see "Serving another computer" in README.md).
- * - The book greets one client at a time: while it talks to one, the others
- *   wait in the operating system's queue. Here each client is greeted by its
- *   own async call, and the loop goes straight back to accepting, so one
- *   slow client cannot hold up the rest.
- * - The book calls `send`, which may send only the first part of a message
- *   and return how much it sent; `sendall` is the call that sends it all.
- *   Deno's `conn.write` behaves like `send`, so we loop until every byte is
- *   out.
+ * --host ::1 listens on IPv6; --port 0 lets the system pick a free port.
+ * Ctrl-C stops accepting at once, lets greetings under way finish (2 s at
+ * most), and a second Ctrl-C stops at once.
  *
  * @module
  */
+import { parseArgs } from "@std/cli/parse-args";
 
-import {
-  acceptConnections,
-  describeNetworkError,
-  exitWithError,
-  formatAddress,
-  onCtrlC,
-  parseFlags,
-  parseHost,
-  parsePort,
-  printListening,
-} from "./_shared/plumbing.ts";
+const HELP = `Usage: deno task tcp-server [--host HOST] [--port PORT]
+  --host HOST  address to listen on (default 127.0.0.1; ::1 for IPv6)
+  --port PORT  port to listen on (default 10001; 0 = any free port)`;
 
-const flags = parseFlags(Deno.args, {
-  help: `
-Usage: deno task tcp-server [--host HOST] [--port PORT]
+/** Ends the program: with the help (code 0), or with one line on stderr. */
+function exit(code: number, message: string): never {
+  if (code === 0) console.log(message);
+  else console.error(`error: ${message}`);
+  Deno.exit(code);
+}
+const usage = (text: string) => exit(2, `${text} (run with --help for usage)`);
 
-Greets every client that connects with "N. Hi new friend!" and hangs up.
-
-  --host HOST   address to listen on (default 127.0.0.1; ::1 for IPv6)
-  --port PORT   port to listen on (default 10001; 0 = any free port)`,
+if (Deno.args.includes("--help")) exit(0, HELP);
+const flags = parseArgs(Deno.args, {
   string: ["host", "port"],
-  defaults: { host: "127.0.0.1", port: "10001" },
+  default: { host: "127.0.0.1", port: "10001" },
+  unknown: (arg) => usage(`unknown argument ${JSON.stringify(arg)}`),
 });
-const hostname = parseHost(flags.host);
-const port = parsePort(flags.port);
+const hostname = flags.host.replace(/^\[(.*)\]$/, "$1"); // [::1] means ::1
+const port = /^\d{1,5}$/.test(flags.port) ? Number(flags.port) : NaN;
+if (!/^[\w.:-]+$/.test(hostname)) usage("--host must be a name or an address");
+if (!(port <= 65535)) usage("--port must be a whole number from 0 to 65535");
 
-// `Deno.listen` does in one call what the book does in three: create the
-// socket, bind it to the host and port, and start listening. From now on
-// the operating system queues up clients that connect, until we accept them.
-let listener: Deno.TcpListener;
-try {
-  listener = Deno.listen({ hostname, port });
-} catch (error) {
-  exitWithError(describeNetworkError(error, { hostname, port }));
+// Ctrl-C (SIGINT), `kill` (SIGTERM) and closing the terminal (SIGHUP) stop
+// the server: it stops accepting at once, and greetings under way finish (in
+// 2 s at most, see greet). A second abort does nothing, which matters:
+// `deno task` passes one Ctrl-C on twice, a millisecond apart.
+const stop = new AbortController();
+const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const; // Windows: SIGINT
+for (const signal of signals.slice(0, Deno.build.os === "windows" ? 1 : 3)) {
+  Deno.addSignalListener(signal, () => stop.abort(signal));
 }
 
-// `listener.addr` holds the real address: with --port 0 it is the only way
-// to learn which port the operating system chose.
-printListening(listener.addr);
+/** `127.0.0.1:10001`, or `[::1]:10001` for IPv6, as in URLs. */
+const address = ({ hostname, port }: Deno.NetAddr) =>
+  hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
 
-// Ctrl-C closes the listening socket, which ends the loop at the bottom.
-onCtrlC(() => listener.close());
-
-const encoder = new TextEncoder();
-
-/** Sends the greeting for client number `count`, then hangs up. */
 async function greet(conn: Deno.TcpConn, count: number): Promise<void> {
-  const message = encoder.encode(`${count}. Hi new friend!\n`);
+  console.log(`Connection from: ${address(conn.remoteAddr)}`);
+  const greeting = new TextEncoder().encode(`${count}. Hi new friend!\n`);
   try {
-    // `conn.write` returns how many bytes it wrote, which can be fewer than
-    // we asked for. Like Python's `sendall`, keep going until all are out.
-    let written = 0;
-    while (written < message.length) {
-      written += await conn.write(message.subarray(written));
+    // The book calls send(), which may send only part of a message. Deno's
+    // conn.write() is the same: loop until all is out, as sendall() does.
+    for (let sent = 0; sent < greeting.length;) {
+      sent += await conn.write(greeting.subarray(sent));
     }
-  } catch (error) {
-    // The client may vanish before we greet it. That is its problem, not
-    // the server's: say so, and keep serving everyone else.
-    const client = conn.remoteAddr;
-    console.error(
-      `Could not greet client ${count}: ${describeNetworkError(error, client)}`,
-    );
-  } finally {
-    // Closing the connection tells the client "that was all": its read
-    // returns end-of-file.
-    conn.close();
+    await conn.closeWrite(); // "That was all": the client reads end of file.
+  } catch {
+    // The client left before its greeting: nothing to do but close.
   }
+  // The book closes at once. But closing with bytes from the client still
+  // unread (typing in netcat, say) makes the system reset the connection,
+  // which can destroy the greeting on its way. So read and drop what comes
+  // until the client hangs up, or 2 s pass; either way, that closes `conn`.
+  const signal = AbortSignal.timeout(2000);
+  await conn.readable.pipeTo(new WritableStream(), { signal }).catch(() => {});
 }
 
 let count = 0;
-for await (const conn of acceptConnections(listener)) {
-  console.log("Connection from:", formatAddress(conn.remoteAddr));
-  // The client's number is fixed here, in the order of arrival. We do not
-  // `await` the greeting: the loop goes straight back to accepting.
-  greet(conn, count);
-  count += 1;
+try {
+  // The book's socket(), bind() and listen(5) in one call. (The 5 was the
+  // queue of clients not yet accepted, not a limit on clients.) The book
+  // binds to gethostname(), which other computers may reach; 127.0.0.1 is
+  // this computer only, until you choose --host 0.0.0.0.
+  const listener = Deno.listen({ hostname, port });
+  console.log(`Listening on ${address(listener.addr)}`); // --port 0: which?
+  stop.signal.onabort = () => listener.close(); // That ends the loop below.
+  // Each turn waits for the next client: the book's accept(). We do not wait
+  // for the greeting: the loop goes straight back to accepting.
+  for await (const conn of listener) greet(conn, count++);
+} catch (error) {
+  if (error instanceof Deno.errors.AddrInUse) {
+    exit(1, `Port ${port} on ${hostname} is in use by another program.`);
+  }
+  exit(1, `${error}`); // Cannot listen, or accept (too many open files?).
 }
-console.log("Server stopped.");
+console.log(`Server stopped (${stop.signal.reason}).`);

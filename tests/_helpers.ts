@@ -1,6 +1,6 @@
 /**
  * Test plumbing. Tests start the lessons with `TaskProcess` and `runTask`
- * (shared with the tour, in chapters/_shared/task_process.ts) and talk to
+ * (shared with the tour, in tools/task_process.ts) and talk to
  * them with the small socket helpers below.
  *
  * @module
@@ -13,8 +13,8 @@ export {
   runTask,
   sleep,
   TaskProcess,
-} from "../chapters/_shared/task_process.ts";
-import type { Listening } from "../chapters/_shared/task_process.ts";
+} from "../tools/task_process.ts";
+import type { Listening } from "../tools/task_process.ts";
 
 /** Connects to `address` and returns everything it sends until it closes. */
 export async function readAll(address: Listening): Promise<Uint8Array> {

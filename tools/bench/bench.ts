@@ -5,7 +5,7 @@
  * It starts our servers on loopback exactly as a reader would (`deno task
  * NAME --port 0`), drives them with the load generator below, and, where a
  * reference is on the machine, runs the same load against it in the same
- * run: the book's own Python programs (tests/bench/reference/), and `nc` for
+ * run: the book's own Python programs (tools/bench/reference/), and `nc` for
  * receiving a message. Our figure is then printed as a ratio to theirs, which
  * survives a noisy machine better than a raw number.
  *
@@ -24,7 +24,7 @@ import {
   type Listening,
   runTask,
   TaskProcess,
-} from "../../chapters/_shared/task_process.ts";
+} from "../task_process.ts";
 
 const flags = parseFlags(Deno.args, {
   help: `
@@ -80,7 +80,7 @@ async function have(program: string, args = ["-h"]): Promise<boolean> {
  */
 async function startPython(file: string): Promise<Server> {
   const process = TaskProcess.spawn("python3", [
-    `tests/bench/reference/${file}`,
+    `tools/bench/reference/${file}`,
     LOOPBACK,
     "0",
   ], { env: { PYTHONUNBUFFERED: "" } });
@@ -454,7 +454,7 @@ for (const concurrency of [8, 64]) {
       name: "book's fragmented.py (1 KiB reads)",
       run: async (server) =>
         (await timed("python3", [
-          "tests/bench/reference/fragmented.py",
+          "tools/bench/reference/fragmented.py",
           LOOPBACK,
           port(server),
         ])).ms,
@@ -647,7 +647,7 @@ for (
     const value = await medianOf(() =>
       launch(() =>
         TaskProcess.spawn("python3", [
-          "tests/bench/reference/tcp_server.py",
+          "tools/bench/reference/tcp_server.py",
           LOOPBACK,
           "0",
         ])

@@ -1,7 +1,7 @@
 /**
  * Running a lesson as a child process, with exactly the command line of its
  * task in deno.json (`deno run --allow-net=... chapters/x.ts`) and the flags
- * a reader would add. The tour (`chapters/demo.ts`), the tests and the
+ * a reader would add. The tour (`tools/tour.ts`), the tests and the
  * benchmark all start the lessons this way, so each of them also checks the
  * permissions each task grants. No lesson uses this file.
  *
@@ -14,10 +14,10 @@
  */
 
 import { TextLineStream } from "@std/streams/text-line-stream";
-import config from "../../deno.json" with { type: "json" };
+import config from "../deno.json" with { type: "json" };
 
 /** The project's top folder, where deno.json is. */
-export const ROOT = new URL("../../", import.meta.url);
+export const ROOT = new URL("../", import.meta.url);
 
 /** How long a test waits for a line before it gives up and fails. */
 const DEFAULT_WAIT_MS = 20_000;
@@ -44,9 +44,9 @@ export interface Listening {
  * leading `deno`. Lesson tasks are plain `deno run FLAGS FILE` lines; a task
  * with shell syntax in it is run through `deno task` instead.
  */
-function taskArgs(task: string): string[] {
-  const tasks: Record<string, string> = config.tasks;
-  const line = tasks[task];
+export function taskArgs(task: string): string[] {
+  const tasks: Record<string, { command: string }> = config.tasks;
+  const line = tasks[task]?.command;
   if (line === undefined) throw new Error(`deno.json has no task "${task}"`);
   const words = line.trim().split(/\s+/);
   if (words[0] !== "deno" || /["'$&|;<>]/.test(line)) {

@@ -13,23 +13,26 @@
  */
 
 declare module "@std/cli/parse-args" {
-  export interface ParseOptions {
-    boolean?: string[];
-    string?: string[];
-    collect?: string[];
-    negatable?: string[];
-    alias?: Record<string, string | string[]>;
-    default?: Record<string, unknown>;
-    stopEarly?: boolean;
-    "--"?: boolean;
-    unknown?: (arg: string, key?: string, value?: unknown) => unknown;
-  }
-  export interface Args {
-    _: Array<string | number>;
-    "--"?: string[];
-    [key: string]: unknown;
-  }
-  export function parseArgs(args: string[], options?: ParseOptions): Args;
+  // As in std's own types: a string flag with a default is a string, one
+  // without may be undefined; a boolean flag is a boolean.
+  export function parseArgs<
+    S extends string = never,
+    B extends string = never,
+    D extends { [K in S]?: string } = Record<never, never>,
+  >(
+    args: string[],
+    options?: {
+      string?: readonly S[];
+      boolean?: readonly B[];
+      default?: D;
+      alias?: Record<string, string | string[]>;
+      stopEarly?: boolean;
+      unknown?: (arg: string, key?: string, value?: unknown) => unknown;
+    },
+  ):
+    & { [K in S]: K extends keyof D ? string : string | undefined }
+    & { [K in B]: boolean }
+    & { _: Array<string | number> };
 }
 
 declare module "@std/assert" {

@@ -29,7 +29,7 @@
  * @module
  */
 
-import { type OnLine, runTask, TaskProcess } from "./_shared/task_process.ts";
+import { type OnLine, runTask, TaskProcess } from "./task_process.ts";
 
 /** Steps that went wrong, reported at the end. */
 const failures: string[] = [];
