@@ -38,7 +38,7 @@ if (Deno.args.includes("--help")) exit(0, HELP);
 const flags = parseArgs(Deno.args, {
   string: ["host", "port"],
   default: { host: "127.0.0.1", port: "10001" },
-  unknown: (arg) => usage(`unknown argument ${JSON.stringify(arg)}`),
+  unknown: (arg: string) => usage(`unknown argument ${JSON.stringify(arg)}`),
 });
 const hostname = flags.host.replace(/^\[(.*)\]$/, "$1"); // [::1] means ::1
 const port = /^\d{1,5}$/.test(flags.port) ? Number(flags.port) : NaN;

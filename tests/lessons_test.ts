@@ -1,0 +1,185 @@
+// Every lesson is a page of the book: it stands alone (copied into an empty
+// folder with only our import map, it type-checks and answers --help), its
+// header fits on a screen, its code fits the budget the "page of the book"
+// issue gives it, and it uses the plain idioms of Deno's own docs.
+
+import { assert, assertEquals, assertMatch } from "@std/assert";
+import config from "../deno.json" with { type: "json" };
+import { ROOT } from "./_helpers.ts";
+
+/** Lines of code (not blank, not only a comment) each lesson may have. */
+const BUDGETS: Record<string, number> = {
+  "12_1_address.ts": 110,
+  "12_2_ports.ts": 110,
+  "12_3_create_socket.ts": 85,
+  "12_4_tcp_client.ts": 85,
+  "12_4_tcp_server.ts": 55,
+  "12_4_tcp_listener.ts": 55,
+  "12_4_udp_server.ts": 55,
+  "12_4_udp_client.ts": 55,
+  "12_4_fragment_server.ts": 85,
+  "12_4_fragmented.ts": 55,
+  "12_5_json_server.ts": 85,
+  "12_5_json_client.ts": 85,
+  "12_6_pickle.ts": 85,
+};
+/** The chat is an application of several files, with one budget for all. */
+const CHAT_BUDGET = 650;
+
+/** The same count as shared/hooks/before-stop: not blank, not a comment. */
+export function linesOfCode(source: string): number {
+  return source.split("\n")
+    .filter((line) => !/^\s*(\/\/|\/\*|\*|$)/.test(line)).length;
+}
+
+/** The .ts files of a folder, sorted. */
+function tsFiles(folder: string): string[] {
+  return [...Deno.readDirSync(new URL(folder, ROOT))]
+    .filter((entry) => entry.isFile && entry.name.endsWith(".ts"))
+    .map((entry) => entry.name).sort();
+}
+
+const lessons = tsFiles("chapters/");
+const read = (path: string) => Deno.readTextFileSync(new URL(path, ROOT));
+
+/** The code of a file without its comments, for the checks of idioms. */
+function codeOnly(source: string): string {
+  return source.replace(/\/\*[\s\S]*?\*\//g, "")
+    .split("\n").map((line) => line.replace(/(^|\s)\/\/.*$/, "")).join("\n");
+}
+
+Deno.test("chapters/ holds lessons only, each with a budget", () => {
+  const entries = [...Deno.readDirSync(new URL("chapters/", ROOT))];
+  const folders = entries.filter((entry) => entry.isDirectory)
+    .map((entry) => entry.name);
+  // Captures are the headers lesson's data, not code.
+  assertEquals(folders.filter((name) => name !== "captures"), []);
+  for (const lesson of lessons) {
+    if (lesson === "12_2_headers.ts") continue; // no budget given for it
+    assert(lesson in BUDGETS, `${lesson} has no budget`);
+  }
+});
+
+for (const lesson of lessons) {
+  const source = read(`chapters/${lesson}`);
+
+  Deno.test(`${lesson}: imports only @std/* and Deno's own modules`, () => {
+    const imports = [...source.matchAll(/^import[^"]*"([^"]+)"/gm)]
+      .map((match) => match[1]);
+    for (const specifier of imports) {
+      assertMatch(specifier, /^(@std\/|node:dns)/, `${lesson} imports it`);
+    }
+  });
+
+  Deno.test(`${lesson}: a header of at most 25 lines, then code`, () => {
+    const header = source.match(/^\/\*\*[\s\S]*?\*\//)?.[0];
+    assert(header !== undefined, "the file must open with a /** header */");
+    const lines = header.split("\n").length;
+    assert(lines <= 25, `the header is ${lines} lines long`);
+    assertMatch(header, /section 12\.\d|Figures? 12\.\d/);
+  });
+
+  if (lesson in BUDGETS) {
+    Deno.test(`${lesson}: at most ${BUDGETS[lesson]} lines of code`, () => {
+      const count = linesOfCode(source);
+      assert(count <= BUDGETS[lesson], `${count} lines of code`);
+    });
+  }
+
+  Deno.test(`${lesson}: plain Deno, nothing too clever for the reader`, () => {
+    assertPlain(lesson, source);
+  });
+}
+
+/** No async generators, `using`, #private, withResolvers, mapped types. */
+function assertPlain(file: string, source: string): void {
+  const code = codeOnly(source);
+  const banned: [RegExp, string][] = [
+    [/\basync\s*\*|\bfunction\s*\*/, "a generator"],
+    [/\b(await\s+)?using\s+\w+\s*=/, "`using`"],
+    [/(^|[\s.(])#[a-z_]\w*/m, "a #private field"],
+    [/Promise\.withResolvers/, "Promise.withResolvers"],
+    [/\[\s*\w+\s+in\s+keyof\b|\bextends\b[^{;]*\?[^:]*:/, "a mapped type"],
+  ];
+  for (const [pattern, what] of banned) {
+    assert(!pattern.test(code), `${file} uses ${what}`);
+  }
+}
+
+Deno.test("the chat: at most 650 lines of code over all its files, plain", () => {
+  let total = 0;
+  for (const file of tsFiles("chat/")) {
+    const source = read(`chat/${file}`);
+    total += linesOfCode(source);
+    assertPlain(`chat/${file}`, source);
+    assert(!/from "\.\.\//.test(source), `chat/${file} imports from outside`);
+  }
+  assert(total <= CHAT_BUDGET, `the chat has ${total} lines of code`);
+});
+
+// Each lesson copied alone into an empty folder, with a deno.json that holds
+// only our import map: it type-checks and answers --help. Nothing else of
+// the project is there for it to lean on.
+Deno.test("every lesson stands alone: deno check and --help in an empty folder", async (t) => {
+  const folder = await Deno.makeTempDir({ prefix: "lesson-alone-" });
+  try {
+    await Deno.writeTextFile(
+      `${folder}/deno.json`,
+      JSON.stringify({ imports: config.imports }),
+    );
+    for (const lesson of lessons) {
+      await t.step(lesson, async () => {
+        await Deno.copyFile(
+          new URL(`chapters/${lesson}`, ROOT),
+          `${folder}/${lesson}`,
+        );
+        const run = (args: string[]) =>
+          new Deno.Command(Deno.execPath(), {
+            args,
+            cwd: folder,
+            env: { NO_COLOR: "1" },
+            stdin: "null",
+          }).output();
+        const checked = await run(["check", lesson]);
+        assertEquals(
+          checked.code,
+          0,
+          new TextDecoder().decode(checked.stderr),
+        );
+        const help = await run([
+          "run",
+          "--no-prompt",
+          "--unstable-net",
+          lesson,
+          "--help",
+        ]);
+        assertEquals(help.code, 0, new TextDecoder().decode(help.stderr));
+        assertMatch(new TextDecoder().decode(help.stdout), /^Usage: /);
+      });
+    }
+  } finally {
+    await Deno.remove(folder, { recursive: true });
+  }
+});
+
+Deno.test("deno task lists the lessons in the book's order, each described", () => {
+  const tasks = Object.entries(config.tasks) as [
+    string,
+    { description?: string; command: string },
+  ][];
+  for (const [name, task] of tasks) {
+    assert(task.description, `task ${name} has no description`);
+  }
+  const sections = tasks.map(([, task]) => task.description ?? "")
+    .map((text) => text.match(/^(\d+\.\d+)/)?.[1])
+    .filter((section) => section !== undefined)
+    .map(Number);
+  assertEquals(sections, [...sections].sort((a, b) => a - b));
+  // Each lesson task asks nothing at a terminal: a missing permission is
+  // one sentence, not a prompt (README, "Permissions").
+  for (const [name, task] of tasks) {
+    if (/chapters\/|chat\//.test(task.command)) {
+      assertMatch(task.command, /--no-prompt/, `task ${name}`);
+    }
+  }
+});
