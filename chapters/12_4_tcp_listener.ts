@@ -57,7 +57,7 @@ function explain(error: unknown): string {
   if (error instanceof Deno.errors.ConnectionRefused) {
     return `Nothing is listening on ${where} (connection refused). Start the server first: deno task tcp-server.`;
   } else if (error instanceof Deno.errors.NotCapable) {
-    return `Deno was not allowed to reach ${where} (see README.md, Permissions): deno run --allow-net=${where} chapters/12_4_tcp_listener.ts --host ${hostname} --port ${port}.`;
+    return `Deno was not allowed to reach ${where} (to allow it: deno run --allow-net=${where} chapters/12_4_tcp_listener.ts --host ${hostname} --port ${port})`;
   } else if (String(error).includes("failed to lookup address")) {
     return `Could not find the address of "${hostname}" (the name does not resolve).`;
   } else if (error instanceof DOMException && error.name === "TimeoutError") {
