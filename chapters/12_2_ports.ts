@@ -1,102 +1,62 @@
 /**
  * Ports: which program on a machine (section 12.2, Table 12.1)
  *
- * An IP address finds a machine; a port finds one program on it. A port is
- * a 16-bit number, so there are 2^16 = 65,536 of them, 0 to 65535, split
- * into three ranges. Well-known services have fixed ports (Table 12.1):
- * web servers wait on 80 and 443, SSH on 22. A program on a network is
- * therefore found by a pair: (host, port).
+ * An IP address finds a machine; a port, a 16-bit number, finds one program
+ * on it. Well-known services wait on fixed ports (Table 12.1): web servers
+ * on 80 and 443, SSH on 22. With --port N this says whether N is free here,
+ * found out the only sure way: by trying to listen on it.
  *
  *   $ deno task ports
  *   Table 12.1: Some preset ports
- *
- *     Port  Description
- *       21  FTP CONTROL
- *       ...
- *      443  HTTPS (Web)
- *
- *   A port is a 16-bit number: 2^16 = 65,536 ports, in three ranges:
- *
- *     well-known          0 - 1023    1,024 ports  services (IANA)
- *     registered       1024 - 49151  48,128 ports  programs (IANA)
- *     dynamic/private 49152 - 65535  16,384 ports  handed out by the OS
- *
- *   TCP and UDP have a set of 65,536 ports each: TCP port 53 and UDP
- *   port 53 are two different ports.
- *
- *   A program on a network is found by (host, port). The book's Python
- *   tuple ("www.yahoo.es", 80) is, in Deno, the object
- *   { hostname: "www.yahoo.es", port: 80 }.
- *
+ *   ...
  *   Listening on port 0 asks the operating system for any free port:
  *   it gave us 127.0.0.1:38733, in the registered range.
- *   (Linux's default is 32768-60999: it begins in the registered range.)
- *
- * (Your port will differ: the system picks a new one on every run.)
- *
+ *   ...
  *   $ deno task ports --port 443
  *   Port 443 is in the well-known range (0-1023): HTTPS (Web) in Table 12.1.
- *   127.0.0.1:443 needs administrator rights: ports below 1024 are reserved
- *   for them here; use a port from 1024 up.
+ *   127.0.0.1:443 needs administrator rights here; use a port from 1024 up.
  *
- * That second line (one line on screen) is what an ordinary user sees on
- * Linux. As root, or where any user may listen on these ports (Windows;
- * most Docker containers), it says instead:
- *
- *   127.0.0.1:443 is free: no program listens there, so one could.
- *
- * Whether a port is free is found out the only sure way: by trying to
- * listen on it, and letting go at once. The answer is one of: free; in use
- * (another program listens there: try `deno task tcp-server` in a second
- * terminal, then `deno task ports --port 10001`); or needs administrator
- * rights (ports below 1024, for ordinary users on most systems).
- *
- * Flags: --port N (0 to 65535) to ask about one port; --host (default
- * 127.0.0.1; ::1 for IPv6) the address to try it on.
- *
- * What we do differently from the book, and why:
- *
- * - The book says the dynamic/private range is, in general, the one the
- *   operating system hands out. That is IANA's advice, and what Windows
- *   and macOS do; Linux uses 32768-60999 instead, so a port the system
- *   picks may well be a "registered" one. The page shows where yours
- *   falls.
- * - The book's Python tuple ("www.yahoo.es", 80) is, in Deno, the object
- *   { hostname: "www.yahoo.es", port: 80 } that Deno.connect and
- *   Deno.listen take.
- *
+ * That is an ordinary user on Linux or macOS. As root, on Windows, or in most
+ * Docker containers: `127.0.0.1:443 is free: no program listens there, so
+ * one could.` With `deno task tcp-server` running, `--port 10001` says
+ * `127.0.0.1:10001 is in use: another program is listening there.`
  * @module
  */
+import { parseArgs } from "@std/cli/parse-args";
 
-import {
-  describeNetworkError,
-  exitWithError,
-  formatAddress,
-  parseFlags,
-  parseHost,
-  parsePort,
-} from "./_shared/plumbing.ts";
+const HELP = `Usage: deno task ports [--port PORT] [--host HOST]
+  --port PORT  a port to ask about, 0 to 65535 (default: show the whole page)
+  --host HOST  the address to try it on (default 127.0.0.1; ::1 for IPv6)`;
 
-const flags = parseFlags(Deno.args, {
-  help: `
-Usage: deno task ports [--port PORT] [--host HOST]
+/** Ends the program: with the help (code 0), or with one line on stderr. */
+function exit(code: number, message: string): never {
+  if (code === 0) console.log(message);
+  else console.error(`error: ${message}`);
+  Deno.exit(code);
+}
+const usage = (text: string) => exit(2, `${text} (run with --help for usage)`);
 
-Prints Table 12.1 (some preset ports) and the three port ranges. With
---port, says which range PORT is in and whether it is free here.
-
-  --port PORT   a port to ask about, 0 to 65535
-  --host HOST   address to try it on (default 127.0.0.1; ::1 for IPv6)`,
+if (Deno.args.includes("--help")) exit(0, HELP);
+const flags = parseArgs(Deno.args, {
   string: ["host", "port"],
-  defaults: { host: "127.0.0.1" },
+  default: { host: "127.0.0.1" },
+  unknown: (arg: string) => usage(`unknown argument ${JSON.stringify(arg)}`),
 });
-const hostname = parseHost(flags.host);
-const askedPort = flags.port === undefined ? undefined : parsePort(flags.port);
+const hostname = flags.host.replace(/^\[(.*)\]$/, "$1"); // [::1] means ::1
+// Letters, digits, `_ . : -` only: this turns away `[::1`, `::1]`, control
+// characters, and zones such as fe80::1%eth0, which we do not support.
+if (!/^[\w.:-]+$/.test(hostname)) usage("--host must be a name or an address");
+const asked = flags.port === undefined ? undefined : Number(flags.port);
+if (asked !== undefined && !(/^\d{1,5}$/.test(flags.port!) && asked <= 65535)) {
+  usage("--port must be a whole number from 0 to 65535");
+}
 
-// ---------------------------------------------------------------------------
-// The book's table and the three ranges
+// `127.0.0.1:10001`, or `[::1]:10001` for IPv6, as in URLs (and --allow-net).
+const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+const address = (port: number) => `${host}:${port}`;
 
 /** Table 12.1, exactly as the book lists it. */
-const TABLE_12_1: [number, string][] = [
+const TABLE_12_1 = new Map([
   [21, "FTP CONTROL"],
   [22, "SSH"],
   [23, "Telnet"],
@@ -109,170 +69,106 @@ const TABLE_12_1: [number, string][] = [
   [118, "SQL Services"],
   [119, "NNTP (News)"],
   [443, "HTTPS (Web)"],
-];
+]);
 
-/** The three ranges (IANA, RFC 6335), with who decides what goes there. */
+// The three ranges, as IANA keeps them (RFC 6335). IANA assigns the first
+// two to services and programs; nobody assigns the third.
 const RANGES = [
   { name: "well-known", first: 0, last: 1023, who: "services (IANA)" },
   { name: "registered", first: 1024, last: 49151, who: "programs (IANA)" },
-  {
-    name: "dynamic/private",
-    first: 49152,
-    last: 65535,
-    who: "handed out by the OS",
-  },
+  { name: "dynamic/private", first: 49152, last: 65535, who: "never assigned" },
 ];
-
-/** The range a port is in. */
-function rangeOf(port: number): (typeof RANGES)[number] {
-  return RANGES.find((range) => range.first <= port && port <= range.last)!;
-}
-
-/** `49152-65535`, the way a range is written in the lines below. */
-function span(range: { first: number; last: number }): string {
-  return `${range.first}-${range.last}`;
-}
-
-/** 65536 -> "65,536". */
-function withCommas(value: number): string {
-  return value.toLocaleString("en-US");
-}
-
-// Where the operating system hands out ports for "any free port" (and for
-// the client's end of every connection). Without --allow-read we cannot
-// read Linux's setting (/proc/sys/net/ipv4/ip_local_port_range), so we
-// state the usual values.
-const SYSTEM_PORTS: Record<
-  string,
-  { name: string; first: number; last: number }
-> = {
-  linux: { name: "Linux", first: 32768, last: 60999 },
-  darwin: { name: "macOS", first: 49152, last: 65535 },
-  windows: { name: "Windows", first: 49152, last: 65535 },
-};
-
-// ---------------------------------------------------------------------------
-// Is a port free? Try to listen on it.
-
-type Verdict = "free" | "in use" | "needs administrator rights";
+const rangeOf = (port: number) => RANGES.find((range) => port <= range.last)!;
 
 /**
- * Listens on `hostname:port` and closes again at once. `Deno.listen` is
- * TCP only, so this answers for TCP: UDP ports are a separate set.
- * Returns the port actually bound (different from `port` only for port 0).
+ * Tries to listen on `port` and lets go at once. Answers the port it got
+ * (for port 0, the one the system picked), or why it could not.
  */
-function tryToListen(port: number): { verdict: Verdict; bound: number } {
+function tryToListen(port: number): number | string {
   try {
-    // `using` closes the listener when the block ends, however it ends.
-    using listener = Deno.listen({ hostname, port });
-    return { verdict: "free", bound: listener.addr.port };
+    const listener = Deno.listen({ hostname, port });
+    try {
+      return listener.addr.port;
+    } finally {
+      listener.close(); // Let go, whatever happens: we only wanted to know.
+    }
   } catch (error) {
-    // These two errors are answers to our question, not failures.
+    // These two are answers to our question, not failures.
     if (error instanceof Deno.errors.AddrInUse) {
-      return { verdict: "in use", bound: port };
+      return "is in use: another program is listening there.";
+    } else if (error instanceof Deno.errors.PermissionDenied) {
+      // Linux below net.ipv4.ip_unprivileged_port_start; macOS below 1024 on
+      // one address such as 127.0.0.1 (see the page below).
+      return "needs administrator rights here; use a port from 1024 up.";
+    } else if (error instanceof Deno.errors.NotCapable) {
+      const command = `deno run --allow-net=${host} chapters/12_2_ports.ts`;
+      exit(
+        1,
+        `Deno may not listen on ${host}: run ${command} with the same flags.`,
+      );
+    } else if (error instanceof Deno.errors.AddrNotAvailable) {
+      exit(1, `${hostname} is not an address of this computer.`);
     }
-    if (error instanceof Deno.errors.PermissionDenied) {
-      return { verdict: "needs administrator rights", bound: port };
-    }
-    // Anything else (an address outside --allow-net, an address that is
-    // not this computer's) means we could not ask: say why and stop.
-    exitWithError(describeNetworkError(error, { hostname, port }));
+    exit(1, `${address(port)}: ${error}`);
   }
 }
 
-/** "it gave us 127.0.0.1:38211, in the registered range", and why. */
-function printPortZero(): void {
-  const { bound } = tryToListen(0);
-  const address = formatAddress({ hostname, port: bound });
-  console.log(
-    "Listening on port 0 asks the operating system for any free port:",
-  );
-  console.log(`it gave us ${address}, in the ${rangeOf(bound).name} range.`);
-  const system = SYSTEM_PORTS[Deno.build.os];
-  if (system === undefined) return;
-  const where = system.first < 49152
-    ? "it begins in the registered range"
-    : "the dynamic/private range";
-  console.log(`(${system.name}'s default is ${span(system)}: ${where}.)`);
+// Try first, before printing anything: if we may not even try (a --host
+// outside --allow-net), one error line is all the reader sees.
+const answer = tryToListen(asked ?? 0);
+
+/** Port 0: the system picks a free port, from a range of its own. */
+function portZero(port: number): void {
+  // These are the usual settings (on Linux, yours are in
+  // /proc/sys/net/ipv4/ip_local_port_range). The system picks from there for
+  // port 0 and for the client's end of every connection.
+  console.log(`Listening on port 0 asks the operating system for any free port:
+it gave us ${address(port)}, in the ${rangeOf(port).name} range.
+Linux picks from 32768-60999, which begins in the registered range;
+macOS and Windows pick from 49152-65535.`);
 }
 
-// ---------------------------------------------------------------------------
-// The whole page, or one port
-
-/** Table 12.1, the three ranges, (host, port), and port 0. */
-function printPage(): void {
-  console.log("Table 12.1: Some preset ports");
-  console.log();
-  console.log("  Port  Description");
-  for (const [port, description] of TABLE_12_1) {
-    console.log(`  ${String(port).padStart(4)}  ${description}`);
+if (asked === undefined) {
+  console.log("Table 12.1: Some preset ports\n\n  Port  Description");
+  for (const [port, what] of TABLE_12_1) {
+    console.log(`  ${String(port).padStart(4)}  ${what}`);
   }
-  console.log();
-  const total = withCommas(2 ** 16);
-  console.log(
-    `A port is a 16-bit number: 2^16 = ${total} ports, in three ranges:`,
-  );
-  console.log();
-  for (const range of RANGES) {
-    const size = withCommas(range.last - range.first + 1).padStart(6);
-    console.log(
-      `  ${range.name.padEnd(15)} ${String(range.first).padStart(5)} - ` +
-        `${String(range.last).padEnd(5)}  ${size} ports  ${range.who}`,
-    );
+  // 16 bits: 2 ** 16 = 65,536 numbers, 0 to 65535.
+  console.log(`
+A port is a 16-bit number: 2^16 = 65,536 ports, in three ranges:
+`);
+  for (const { name, first, last, who } of RANGES) {
+    const size = (last - first + 1).toLocaleString("en-US").padStart(6);
+    const span = `${String(first).padStart(5)} - ${String(last).padEnd(5)}`;
+    console.log(`  ${name.padEnd(15)} ${span}  ${size} ports  ${who}`);
   }
-  console.log();
-  console.log(
-    "TCP and UDP have a set of 65,536 ports each: TCP port 53 and UDP",
-  );
-  console.log("port 53 are two different ports.");
-  console.log();
-  console.log(
-    "A program on a network is found by (host, port). The book's Python",
-  );
-  console.log('tuple ("www.yahoo.es", 80) is, in Deno, the object');
-  console.log('{ hostname: "www.yahoo.es", port: 80 }.');
-  console.log();
-  printPortZero();
-}
+  // The book says ports 0-1023 are for the system. That depends on the
+  // system. Linux lets only administrators listen below
+  // net.ipv4.ip_unprivileged_port_start (1024 unless changed; Docker sets 0
+  // in its containers). macOS lets anyone since Mojave (10.14), but only on
+  // all addresses at once (0.0.0.0): 127.0.0.1:80 still needs root. Windows
+  // never kept them. And Python writes an address as a tuple; Deno.connect
+  // and Deno.listen take an object with the same two things in it.
+  console.log(`
+Ports below 1024: Linux lets only administrators listen on them (unless
+net.ipv4.ip_unprivileged_port_start is lowered, as Docker does); macOS
+lets anyone on 0.0.0.0 since 10.14; Windows lets anyone.
 
-/** "Port 443 is in the well-known range (0-1023): HTTPS (Web) ..." */
-function describePort(port: number): string {
-  const range = rangeOf(port);
-  const service = TABLE_12_1.find(([listed]) => listed === port);
-  const listed = service === undefined
-    ? "not in Table 12.1"
-    : `${service[1]} in Table 12.1`;
-  return `Port ${port} is in the ${range.name} range (${span(range)}): ` +
-    `${listed}.`;
-}
+TCP and UDP have a set of 65,536 ports each: TCP port 53 and UDP
+port 53 are two different ports.
 
-/** Which range `port` is in, its Table 12.1 service, and is it free here. */
-function askAbout(port: number): void {
-  if (port === 0) {
-    // Nobody listens on port 0 as such: it means "pick one for me".
-    console.log(describePort(port));
-    printPortZero();
-    return;
-  }
-  // Try first, so that if we may not even try (a --host outside
-  // --allow-net), the one-line error is all that is printed.
-  const { verdict } = tryToListen(port);
-  const where = formatAddress({ hostname, port });
-  console.log(describePort(port));
-  if (verdict === "free") {
-    console.log(`${where} is free: no program listens there, so one could.`);
-  } else if (verdict === "in use") {
-    console.log(`${where} is in use: another program is listening there.`);
-  } else {
-    console.log(
-      `${where} needs administrator rights: ports below 1024 are ` +
-        `reserved for them here; use a port from 1024 up.`,
-    );
-  }
-}
-
-if (askedPort === undefined) {
-  printPage();
+A program on a network is found by (host, port). The book's Python
+tuple ("www.yahoo.es", 80) is, in Deno, the object
+{ hostname: "www.yahoo.es", port: 80 }.
+`);
+  portZero(answer as number);
 } else {
-  askAbout(askedPort);
+  const service = TABLE_12_1.get(asked);
+  const listed = service ? `${service} in Table 12.1` : "not in Table 12.1";
+  const { name, first, last } = rangeOf(asked);
+  const range = `${name} range (${first}-${last})`;
+  console.log(`Port ${asked} is in the ${range}: ${listed}.`);
+  const free = "is free: no program listens there, so one could.";
+  if (asked === 0) portZero(answer as number); // 0 means "pick one for me".
+  else console.log(`${address(asked)} ${answer === asked ? free : answer}`);
 }
