@@ -48,7 +48,8 @@ async function readRequest(conn: Deno.Conn): Promise<string> {
 
 /** 200 KB of text with some UTF-8 in it: far more than one read holds. */
 function bigBody(): Uint8Array<ArrayBuffer> {
-  const line = "0123456789 abcdefghij ÀÉÎÕÜ 😀 klmnopqrstuvwxyz\n";
+  // ESC (\x1b) too: tcp-client prints an HTTP answer raw, as curl does.
+  const line = "0123456789 abcdefghij ÀÉÎÕÜ 😀 \x1b[1mklmnopqrstuvwxyz\n";
   return encoder.encode(line.repeat(Math.ceil(200_000 / line.length)));
 }
 
@@ -154,6 +155,30 @@ Deno.test("tcp-client over IPv6: Host: [::1]:PORT, for --host ::1 and --host [::
   }
 });
 
+Deno.test("tcp-client names the host asked for in Host: localhost:PORT", async () => {
+  const hosts: string[] = [];
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    (request) => {
+      hosts.push(request.headers.get("host") ?? "(none)");
+      return new Response("hello\n");
+    },
+  );
+  try {
+    const port = server.addr.port;
+    const result = await tcpClient([
+      "--host",
+      "localhost",
+      "--port",
+      `${port}`,
+    ]);
+    assertEquals(result.code, 0, result.stderr);
+    assertEquals(hosts, [`localhost:${port}`]);
+  } finally {
+    await server.shutdown();
+  }
+});
+
 Deno.test("tcp-client with nothing listening: one sentence naming HOST:PORT, exit 1", async () => {
   const port = freePort();
   const result = await tcpClient(["--host", "127.0.0.1", "--port", `${port}`]);
@@ -201,8 +226,8 @@ Deno.test("tcp-client gives up on a server that never closes: --timeout 1, exit 
   assertEquals(decoder.decode(result.stdout), start);
   assertEquals(
     result.stderr,
-    `error: 127.0.0.1:${port} sent nothing for 1 second and did not close ` +
-      `the connection, so we gave up (wait longer with --timeout).`,
+    `error: 127.0.0.1:${port} sent nothing for 1 s and did not close the ` +
+      `connection (wait longer with --timeout).`,
   );
   assert(elapsed >= 1000, `gave up after ${elapsed} ms, before 1 s`);
 });
@@ -228,35 +253,35 @@ Deno.test("tcp-client --help prints usage and exits 0", async () => {
   const result = await runTask("tcp-client", ["--help"]);
   assertEquals(result.code, 0);
   assertMatch(result.stdout, /^Usage: deno task tcp-client /);
-  assertMatch(result.stdout, /--timeout SECONDS/);
+  assertMatch(
+    result.stdout,
+    /\n {2}--timeout S {2}give up after S seconds of silence \(default 10\)$/,
+  );
 });
 
-Deno.test("tcp-client usage errors: one line each, exit 2", async () => {
+Deno.test("tcp-client usage errors: one line each, exit 2, nothing echoed raw", async () => {
+  const PORT = "--port must be a whole number from 1 to 65535";
+  const HOST = "--host must be a name or an address";
+  const TIMEOUT = "--timeout must be a number of seconds above 0";
   const cases: [string[], string][] = [
-    [
-      ["--port", "abc"],
-      '--port must be a whole number from 1 to 65535, not "abc"',
-    ],
-    [["--port", "0"], '--port must be a whole number from 1 to 65535, not "0"'],
-    [
-      ["--port", "65536"],
-      '--port must be a whole number from 1 to 65535, not "65536"',
-    ],
-    [
-      ["--timeout", "0"],
-      '--timeout must be a number of seconds above 0, not "0"',
-    ],
-    [
-      ["--timeout", "soon"],
-      '--timeout must be a number of seconds above 0, not "soon"',
-    ],
-    [
-      ["--host", "a b"],
-      '--host must be a host name or an IP address, not "a b"',
-    ],
-    [["--host"], "--host needs a value"],
-    [["--colour"], 'unknown flag "--colour"'],
-    [["extra"], 'unexpected argument "extra"'],
+    [["--port", "abc"], PORT],
+    [["--port", "0"], PORT],
+    [["--port", "65536"], PORT],
+    [["--port", "1e3"], PORT],
+    [["--timeout", "0"], TIMEOUT],
+    [["--timeout", "soon"], TIMEOUT],
+    [["--timeout", "-1"], 'unknown argument "-1"'],
+    [["--host", "a b"], HOST],
+    [["--host"], HOST],
+    [["--host", "[::1"], HOST],
+    [["--host", "::1]"], HOST],
+    [["--host", "[]x"], HOST],
+    [["--host", "[[::1]]"], HOST],
+    [["--host", "fe80::1%eth0"], HOST],
+    [["--host", "evil\x1b]52;c;aGk=\x07"], HOST],
+    [["--host", "evil\r\nX-Injected: 1"], HOST],
+    [["--colour"], 'unknown argument "--colour"'],
+    [["extra"], 'unknown argument "extra"'],
   ];
   // The cases are independent: run them side by side.
   const results = await Promise.all(
@@ -271,4 +296,85 @@ Deno.test("tcp-client usage errors: one line each, exit 2", async () => {
       `error: ${message} (run with --help for usage)`,
     );
   });
+});
+
+Deno.test("tcp-client stops quietly when its output is closed (| head)", async () => {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = listener.addr.port;
+  // The server answers a first piece, then far more than a pipe holds,
+  // after the reader has gone.
+  let readerGone: () => void = () => {};
+  const gone = new Promise<void>((resolve) => readerGone = resolve);
+  const serve = (async () => {
+    const conn = await listener.accept();
+    try {
+      await readRequest(conn);
+      await conn.write(encoder.encode("HTTP/1.1 200 OK\r\n\r\nfirst\n"));
+      await gone;
+      const more = new Uint8Array(256 * 1024).fill(0x61);
+      for (let i = 0; i < 16; i++) await conn.write(more);
+    } catch {
+      // The client hung up: what we expect.
+    } finally {
+      conn.close();
+    }
+  })();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "task",
+      "--quiet",
+      "tcp-client",
+      "--port",
+      `${port}`,
+      "--host",
+      "127.0.0.1",
+    ],
+    cwd: ROOT,
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stdout.getReader();
+  const first = await reader.read();
+  assertMatch(decoder.decode(first.value), /^HTTP\/1\.1 200 OK/);
+  await reader.cancel(); // What head does once it has its lines.
+  readerGone();
+  const [status, stderr] = await Promise.all([
+    child.status,
+    new Response(child.stderr).text(),
+  ]);
+  await serve;
+  assertEquals(stderr, "");
+  assertEquals(status.code, 0);
+});
+
+// An address that never answers a connection: a private network namespace
+// (unshare) whose firewall drops every SYN to port 9. Needs root and
+// iptables, as on CI; skipped elsewhere.
+const canUnshare = Deno.build.os === "linux" && Deno.uid() === 0 &&
+  (await new Deno.Command("unshare", {
+    args: ["-n", "sh", "-c", "iptables -L -n >/dev/null"],
+  }).output().then((output) => output.success, () => false));
+Deno.test({
+  name: "tcp-client gives up connecting after --timeout: one sentence, exit 1",
+  ignore: !canUnshare,
+  fn: async () => {
+    const script = "ip link set lo up && " +
+      "iptables -A OUTPUT -p tcp --dport 9 --syn -j DROP && " +
+      `"$1" run --no-prompt --allow-net=127.0.0.1 ` +
+      "chapters/12_4_tcp_client.ts --host 127.0.0.1 --port 9 --timeout 1";
+    const output = await new Deno.Command("unshare", {
+      args: ["-n", "sh", "-c", script, "sh", Deno.execPath()],
+      cwd: ROOT,
+      env: { NO_COLOR: "1" },
+    }).output();
+    assertEquals(output.code, 1);
+    assertEquals(output.stdout.length, 0);
+    assertEquals(
+      decoder.decode(output.stderr),
+      "error: 127.0.0.1:9 did not accept the connection within 1 s " +
+        "(wait longer with --timeout).\n",
+    );
+  },
 });
