@@ -55,7 +55,10 @@ if (!/^[\w.:-]+$/.test(hostname)) usage("--host must be a name or an address");
 if (!(port >= 1 && port <= 65535)) {
   usage("--port must be a whole number from 1 to 65535");
 }
-if (!(seconds > 0)) usage("--timeout must be a number of seconds above 0");
+// (A day at most: a timer longer than 2^31 ms, some 24 days, fires at once.)
+if (!(seconds > 0 && seconds <= 86400)) {
+  usage("--timeout must be a number of seconds above 0, at most 86400");
+}
 const where = `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
 
 /** One sentence for each thing that can go wrong, and what to do. */
@@ -100,8 +103,9 @@ try {
 // first 1024 bytes, and one "é" makes decode fail. TCP delivers a stream, in
 // pieces; we read until the server closes, and write each piece to stdout as
 // it comes, bytes unchanged. Raw on purpose, as curl does: this is how HTTP
-// looks. (The other lessons show control characters from the network as
-// \u{1b} and so on, so that a peer cannot write on your terminal.)
+// looks. The other lessons show control characters from the network as
+// \u{1b} and so on, so that a peer cannot write on your terminal; here a
+// hostile server could, so ask servers you trust (or add `| cat -v`).
 const buffer = new Uint8Array(64 * 1024);
 let received = 0;
 try {

@@ -262,7 +262,8 @@ Deno.test("tcp-client --help prints usage and exits 0", async () => {
 Deno.test("tcp-client usage errors: one line each, exit 2, nothing echoed raw", async () => {
   const PORT = "--port must be a whole number from 1 to 65535";
   const HOST = "--host must be a name or an address";
-  const TIMEOUT = "--timeout must be a number of seconds above 0";
+  const TIMEOUT =
+    "--timeout must be a number of seconds above 0, at most 86400";
   const cases: [string[], string][] = [
     [["--port", "abc"], PORT],
     [["--port", "0"], PORT],
@@ -270,6 +271,7 @@ Deno.test("tcp-client usage errors: one line each, exit 2, nothing echoed raw", 
     [["--port", "1e3"], PORT],
     [["--timeout", "0"], TIMEOUT],
     [["--timeout", "soon"], TIMEOUT],
+    [["--timeout", "99999999"], TIMEOUT],
     [["--timeout", "-1"], 'unknown argument "-1"'],
     [["--host", "a b"], HOST],
     [["--host"], HOST],
