@@ -236,10 +236,12 @@ Deno.test("address: a name that does not resolve is one sentence, exit 1", async
 // The resolver's order, not IPv4 first: a name with both kinds of address,
 // in a private copy of /etc/hosts (a mount namespace, so the machine's own
 // file is untouched). getent asks the same resolver; its first address is
-// the one ping uses. Needs root and unshare, as on CI; skipped elsewhere.
+// the one ping uses. Needs root, unshare and getent, as on CI; skipped
+// elsewhere.
 const canUnshare = Deno.build.os === "linux" && Deno.uid() === 0 &&
-  (await new Deno.Command("unshare", { args: ["-m", "true"] }).output()
-    .then((output) => output.success, () => false));
+  (await new Deno.Command("unshare", {
+    args: ["-m", "sh", "-c", "getent ahosts localhost >/dev/null"],
+  }).output().then((output) => output.success, () => false));
 Deno.test({
   name: "address lists addresses in the resolver's order, as ping uses them",
   ignore: !canUnshare,
