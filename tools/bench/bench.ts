@@ -1,704 +1,1078 @@
 /**
- * The benchmark: `deno task bench` (add `--json` for a machine-readable
- * report, `--runs N` for more runs per figure; each figure is the median).
+ * The benchmark: `deno task bench` (`--json` for a machine-readable report,
+ * `--runs N` for more runs per figure, `--quick` for a short smoke run).
+ * What each figure means is in tools/bench/RESULTS.md, with one full run.
  *
- * It starts our servers on loopback exactly as a reader would (`deno task
- * NAME --port 0`), drives them with the load generator below, and, where a
- * reference is on the machine, runs the same load against it in the same
- * run: the book's own Python programs (tools/bench/reference/), and `nc` for
- * receiving a message. Our figure is then printed as a ratio to theirs, which
- * survives a noisy machine better than a raw number.
+ * For every figure it runs, side by side and in turns (run 1 of each
+ * server, then run 2 of each...), our lesson's server and its peers:
  *
- * This is not a test: nothing here fails because a figure is low. The
- * targets are printed beside the figures, for people to judge.
+ * - ours: the lesson, started with its task's own command line from
+ *   deno.json (`deno run --allow-net=... chapters/...`), so that the process
+ *   measured is the server itself;
+ * - book: the book's Python program (tools/bench/reference/), run by the
+ *   real interpreter binary, not a version manager's shim in front of it;
+ * - Node.js: the same server as a Node.js user would write it
+ *   (tools/bench/peers/);
+ * - the limits: a trivial C server that speaks the same protocol and does
+ *   nothing else (tools/bench/native/reference.c), `iperf3` for loopback
+ *   TCP, `nc | openssl dgst -sha256` for receiving and hashing.
+ *
+ * The load comes from a C program (tools/bench/native/load.c) compiled at
+ * the start of the run, in its own process. The headline figure is the cost
+ * per request: the CPU time (user + system, /proc/PID/stat) the server
+ * process used, divided by the requests it served. It does not depend on
+ * how fast the load generator is; the rate beside it may, and the report
+ * says when (the generator must drive the C reference at least 1.5x faster
+ * than the fastest server measured, or the figure is generator-bound).
+ * Connections that waited more than a second are counted as stalls, apart
+ * from the speed.
+ *
+ * Nothing here fails because a figure is low: targets are printed beside
+ * the figures (met or missed) for people to judge. Linux only (/proc).
+ *
+ * Its task runs with --allow-all: Deno grants reading /proc/PID/stat only
+ * to a program with every permission, and the bench starts gcc, python3,
+ * node and the servers anyway (--allow-run), which is as much.
  *
  * @module
  */
 
+import { parseArgs } from "@std/cli/parse-args";
 import { TextLineStream } from "@std/streams/text-line-stream";
+import { taskArgs, TaskProcess } from "../task_process.ts";
 import {
-  parseFlags,
-  parseWholeNumber,
-} from "../../chapters/_shared/plumbing.ts";
+  buildNative,
+  type EchoResult,
+  type GreetResult,
+  type Native,
+  removeNative,
+  runHeldLoad,
+  runLoad,
+  type UdpResult,
+} from "./native.ts";
 import {
-  type Listening,
-  runTask,
-  TaskProcess,
-} from "../task_process.ts";
+  allCpus,
+  have,
+  readClockTick,
+  run,
+  runTimed,
+  Server,
+  type ServerCommand,
+} from "./processes.ts";
+import {
+  type Entry,
+  type Figure,
+  figureMarkdown,
+  format,
+  spread,
+  targetsMarkdown,
+} from "./report.ts";
 
-const flags = parseFlags(Deno.args, {
-  help: `
-Usage: deno task bench [--json] [--runs N]
+const HELP = `Usage: deno task bench [--json] [--runs N] [--quick]
 
-Measures the lessons' servers on loopback against the book's Python programs.
+Measures the lessons' servers on loopback beside the book's Python programs,
+the same servers on Node.js, and the machine's limits (Linux only).
 
-  --json     print a machine-readable report instead of the table
-  --runs N   runs per figure, of which the median is kept (default 3)`,
+  --json     print a machine-readable report instead of the Markdown tables
+  --runs N   runs per figure; each figure is their median with min-max
+             (default 5; 1 with --quick)
+  --quick    a short run with small loads, to check that everything works
+             (its figures are too short to compare)`;
+
+function exit(code: number, message: string): never {
+  if (code === 0) console.log(message);
+  else console.error(`error: ${message}`);
+  Deno.exit(code);
+}
+const usage = (text: string) => exit(2, `${text} (run with --help for usage)`);
+
+if (Deno.args.includes("--help")) exit(0, HELP);
+const flags = parseArgs(Deno.args, {
   string: ["runs"],
-  boolean: ["json"],
-  defaults: { runs: "3" },
+  boolean: ["json", "quick"],
+  unknown: (arg: string) => usage(`unknown argument ${JSON.stringify(arg)}`),
 });
-const RUNS = parseWholeNumber(flags.runs, "--runs", 1, 20);
+if (flags.runs !== undefined && !/^\d{1,2}$/.test(flags.runs)) {
+  usage("--runs must be a whole number from 1 to 20");
+}
+const RUNS = flags.runs === undefined ? (flags.quick ? 1 : 5) : +flags.runs;
+if (RUNS < 1 || RUNS > 20) usage("--runs must be a whole number from 1 to 20");
+if (Deno.build.os !== "linux") {
+  exit(1, "the benchmark reads /proc, so it runs on Linux only.");
+}
+
+/** How long and how big each load is: a full run, or --quick. */
+const SIZES = flags.quick
+  ? {
+    loadSeconds: 0.15,
+    warmUpSeconds: 0.05,
+    stallGraceSeconds: 1.5,
+    echoBytes: 20e6,
+    fragmentBytes: 10e6,
+    heldClients: 1000,
+    chatTrips: 100,
+  }
+  : {
+    loadSeconds: 0.5,
+    warmUpSeconds: 0.2,
+    stallGraceSeconds: 3.2,
+    echoBytes: 200e6,
+    fragmentBytes: 100e6,
+    heldClients: 1000,
+    chatTrips: 1000,
+  };
+const GREETING_CLIENTS = [1, 8, 64];
+const UDP_CLIENTS = 8;
 const LOOPBACK = "127.0.0.1";
-const MB = 1_000_000;
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+const MB = 1e6;
 
-/** Progress goes to stderr, so that `--json` output stays clean. */
+/** Progress goes to stderr, so that stdout holds only the report. */
 function progress(text: string): void {
-  console.error(`  ${text}`);
+  console.error(text);
 }
 
-// --- Starting servers -------------------------------------------------------
+const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
-interface Server {
-  process: TaskProcess;
-  address: Listening;
-}
+// --- Who is here ----------------------------------------------------------
 
-/** Starts one of our servers through its task, on a free port. */
-async function startOurs(task: string, args: string[] = []): Promise<Server> {
-  const process = TaskProcess.start(task, [...args, "--port", "0"]);
-  return { process, address: await process.listening() };
-}
+await readClockTick();
+const started = performance.now();
 
-/** Is `program` on this machine? */
-async function have(program: string, args = ["-h"]): Promise<boolean> {
+/** The real Python binary: `python3` may be a shim (pyenv) that costs a
+ * process of its own at every start. */
+async function findPython() {
   try {
-    await new Deno.Command(program, { args, stdout: "null", stderr: "null" })
-      .output();
+    const { stdout } = await run("python3", [
+      "-c",
+      "import sys, platform; print(sys.executable); " +
+      "print(platform.python_version())",
+    ]);
+    const [path, version] = stdout.trim().split("\n");
+    return { path, version };
+  } catch {
+    return undefined;
+  }
+}
+
+async function findNode() {
+  try {
+    return (await run("node", ["--version"])).stdout.trim().replace(/^v/, "");
+  } catch {
+    return undefined;
+  }
+}
+
+const python = await findPython();
+const nodeVersion = await findNode();
+const skipped: string[] = [];
+let native: Native | undefined;
+try {
+  native = await buildNative();
+} catch (error) {
+  skipped.push(
+    `gcc could not build the load generator (${error}): the greeting, UDP ` +
+      "and echo figures are skipped",
+  );
+}
+const tasksetHere = await have("taskset", ["-V"]);
+const iperfHere = await have("iperf3", ["--version"]);
+const ncHere = await have("nc", ["-h"]);
+const opensslHere = await have("openssl", ["version"]);
+if (!python) skipped.push("python3 not found: the book's programs skipped");
+if (!nodeVersion) skipped.push("node not found: the Node.js peers skipped");
+if (!tasksetHere) {
+  skipped.push("taskset not found: the pinned UDP figure skipped");
+}
+if (!iperfHere) skipped.push("iperf3 not found: the loopback limit skipped");
+if (!ncHere || !opensslHere) {
+  skipped.push("nc or openssl not found: `nc | openssl dgst` skipped");
+}
+
+const OURS = `ours (Deno ${Deno.version.deno})`;
+const BOOK = `book (Python ${python?.version})`;
+const NODE = `Node.js ${nodeVersion}`;
+const C_REFERENCE = "C reference (trivial)";
+
+progress(
+  `Benchmark: ${navigator.hardwareConcurrency} CPUs, ${RUNS} run(s) per ` +
+    `figure${flags.quick ? " (--quick: short loads)" : ""}.`,
+);
+for (const line of skipped) progress(`Skipped: ${line}.`);
+
+// --- Starting servers -----------------------------------------------------
+
+type Protocol = "greet" | "udp" | "echo";
+const LESSON: Record<Protocol, string> = {
+  greet: "tcp-server",
+  udp: "udp-server",
+  echo: "json-server",
+};
+const BOOK_FILE: Record<Protocol, string> = {
+  greet: "tcp_server.py",
+  udp: "udp_server.py",
+  echo: "json_server.py",
+};
+const NODE_FILE: Record<Protocol, string> = {
+  greet: "tcp_server.mjs",
+  udp: "udp_server.mjs",
+  echo: "json_server.mjs",
+};
+
+const listenArgs = ["--host", LOOPBACK, "--port", "0"];
+
+function oursCommand(task: string, args: string[] = []): ServerCommand {
+  return {
+    peer: OURS,
+    program: Deno.execPath(),
+    args: [...taskArgs(task), ...listenArgs, ...args],
+  };
+}
+
+/** PYTHONUNBUFFERED is cleared: Python buffers what it prints to a pipe. */
+function bookCommand(file: string): ServerCommand {
+  return {
+    peer: BOOK,
+    program: python!.path,
+    args: [`tools/bench/reference/${file}`, LOOPBACK, "0"],
+    env: { PYTHONUNBUFFERED: "" },
+  };
+}
+
+function nodeCommand(file: string): ServerCommand {
+  return {
+    peer: NODE,
+    program: "node",
+    args: [`tools/bench/peers/${file}`, ...listenArgs],
+  };
+}
+
+function referenceCommand(protocol: Protocol): ServerCommand {
+  return {
+    peer: C_REFERENCE,
+    program: native!.reference,
+    args: [protocol, LOOPBACK, "0"],
+  };
+}
+
+/** A server in the comparison; `oneClient` ones are started for each run. */
+interface Contender {
+  command: ServerCommand;
+  oneClient?: boolean;
+  server?: Server;
+}
+
+function contenders(protocol: Protocol): Contender[] {
+  const list: Contender[] = [{ command: oursCommand(LESSON[protocol]) }];
+  if (python) {
+    list.push({
+      command: bookCommand(BOOK_FILE[protocol]),
+      // The book's json_server.py accepts once: one client, then it exits.
+      oneClient: protocol === "echo",
+    });
+  }
+  if (nodeVersion) list.push({ command: nodeCommand(NODE_FILE[protocol]) });
+  if (native) list.push({ command: referenceCommand(protocol) });
+  return list;
+}
+
+/**
+ * Runs `measure` RUNS times against each contender, in turns (run 1 of
+ * each, then run 2 of each...), so that a noisy moment of a shared machine
+ * spreads over all of them. Returns each contender's results in order.
+ * `warmUp`, if given, runs once on each server before the measured runs.
+ */
+async function inTurns<T>(
+  list: Contender[],
+  measure: (server: Server) => Promise<T>,
+  warmUp?: (server: Server) => Promise<unknown>,
+): Promise<T[][]> {
+  const results: T[][] = list.map(() => []);
+  try {
+    for (const contender of list) {
+      if (!contender.oneClient) {
+        contender.server = await Server.start(contender.command);
+        // A first load, not measured: a JIT compiler (V8's, in Deno and
+        // Node.js) needs a moment to compile the server's hot code.
+        await warmUp?.(contender.server);
+      }
+    }
+    for (let run = 0; run < RUNS; run++) {
+      for (const [index, contender] of list.entries()) {
+        if (contender.oneClient) {
+          contender.server = await Server.start(contender.command);
+        }
+        results[index].push(await measure(contender.server!));
+        if (contender.oneClient) await contender.server!.stop();
+      }
+    }
+  } finally {
+    for (const contender of list) await contender.server?.stop();
+  }
+  return results;
+}
+
+/** CPU time the server used while `work` ran, in ms, and work's result. */
+async function withCpu<T>(
+  server: Server,
+  work: () => Promise<T>,
+): Promise<{ result: T; cpuMs: number }> {
+  const before = await server.cpuMs();
+  const result = await work();
+  // A moment for the server to finish with the last requests (closing).
+  await sleep(20);
+  return { result, cpuMs: (await server.cpuMs()) - before };
+}
+
+// --- The figures ----------------------------------------------------------
+
+const figures: Figure[] = [];
+
+/** Notes how the generator did against the C reference, the fastest
+ * possible server: is the figure the servers' or the generator's? */
+function generatorNote(figure: Figure): void {
+  const reference = figure.entries.find((e) => e.server === C_REFERENCE);
+  const others = figure.entries.filter((e) =>
+    e.server !== C_REFERENCE && e.value
+  );
+  if (!reference?.value || others.length === 0) return;
+  const fastest = others.reduce((a, b) =>
+    a.value!.median >= b.value!.median ? a : b
+  );
+  const ratio = reference.value.median / fastest.value!.median;
+  const drove = `The load generator drove the C reference at ` +
+    `${format(reference.value.median)} ${figure.unit}, ${ratio.toFixed(2)}x ` +
+    `the fastest server measured here (${fastest.server})`;
+  figure.notes.push(
+    ratio >= 1.5
+      ? `${drove}: the rates are the servers', not the generator's.`
+      : `**Generator-bound**: ${drove}, less than 1.5x: rates near ` +
+        `${format(reference.value.median)} ${figure.unit} measure the ` +
+        "generator and the machine as much as the server. The CPU per " +
+        "request does not depend on the generator.",
+  );
+}
+
+/** A target on the CPU per request: ours below Node.js's. */
+function cpuBelowNode(figure: Figure): void {
+  const ours = figure.entries.find((e) => e.server === OURS)?.cost;
+  const node = figure.entries.find((e) => e.server === NODE)?.cost;
+  if (!ours || !node) return;
+  figure.targets.push({
+    text: "CPU per request below Node.js's",
+    measured: `${format(ours.median)} vs ${format(node.median)} ` +
+      `${figure.costUnit}`,
+    met: ours.median < node.median,
+  });
+}
+
+/** Runs one section; a section that fails is reported and skipped. */
+async function section(name: string, body: () => Promise<void>) {
+  const sectionStarted = performance.now();
+  progress(`\n${name}...`);
+  try {
+    await body();
+  } catch (error) {
+    const message = `${name}: skipped, it failed: ${
+      (error as Error).message ?? error
+    }`;
+    progress(message);
+    skipped.push(message);
+  }
+  progress(
+    `(${((performance.now() - sectionStarted) / 1000).toFixed(1)} s)`,
+  );
+}
+
+function show(figure: Figure): void {
+  figures.push(figure);
+  for (const entry of figure.entries) {
+    const cost = entry.cost
+      ? `, ${format(entry.cost.median)} ${figure.costUnit}`
+      : "";
+    const stalls = entry.stalls?.max
+      ? `, ${format(entry.stalls.median)} stalls/run`
+      : "";
+    progress(
+      `  ${entry.server}: ${format(entry.value!.median)} ${figure.unit}` +
+        `${cost}${stalls}${entry.note ? ` (${entry.note})` : ""}`,
+    );
+  }
+}
+
+// 1. tcp-server: greetings. CLIENTS connections at a time, each replaced as
+// soon as it is served, for loadSeconds per run.
+async function greetings(): Promise<void> {
+  for (const clients of GREETING_CLIENTS) {
+    const list = contenders("greet");
+    const load = (server: Server, seconds: number, graceSeconds: number) =>
+      runLoad<GreetResult>(native!, [
+        "greet",
+        server.address.hostname,
+        server.address.port,
+        clients,
+        seconds,
+        graceSeconds,
+      ]);
+    const results = await inTurns(
+      list,
+      (server) =>
+        withCpu(
+          server,
+          () => load(server, SIZES.loadSeconds, SIZES.stallGraceSeconds),
+        ),
+      (server) => load(server, SIZES.warmUpSeconds, 0.2),
+    );
+    const entries = list.map((contender, index): Entry => {
+      const runs = results[index];
+      const problems = [
+        ["bad greetings", runs.reduce((n, r) => n + r.result.bad, 0)],
+        ["repeated numbers", runs.reduce((n, r) => n + r.result.repeated, 0)],
+        ["failed connections", runs.reduce((n, r) => n + r.result.errors, 0)],
+        [
+          `never served (given up after ${SIZES.stallGraceSeconds} s more)`,
+          runs.reduce((n, r) => n + r.result.given_up, 0),
+        ],
+      ].filter(([, count]) => count as number > 0);
+      return {
+        server: contender.command.peer,
+        value: spread(runs.map((r) => r.result.rate)),
+        cost: spread(runs.map((r) =>
+          r.cpuMs * 1000 /
+          Math.max(1, r.result.greetings + r.result.late_greetings)
+        )),
+        stalls: spread(runs.map((r) => r.result.stalls)),
+        longestWaitMs: Math.max(...runs.map((r) => r.result.longest_wait_ms)),
+        note: problems.map(([what, count]) => `${count} ${what}`).join(", ") ||
+          undefined,
+      };
+    });
+    const figure: Figure = {
+      key: `greetings-${clients}`,
+      title: `tcp-server greetings, ${clients} client${
+        clients > 1 ? "s" : ""
+      } at a time`,
+      unit: "greetings/s",
+      better: "higher",
+      costUnit: "µs per greeting",
+      entries,
+      notes: [],
+      targets: [],
+    };
+    generatorNote(figure);
+    cpuBelowNode(figure);
+    show(figure);
+  }
+}
+
+// 2. udp-server: round trips, one datagram in flight per client.
+async function udpTrips(): Promise<void> {
+  const variants = [
+    ...(tasksetHere
+      ? [{
+        key: "udp-1-pinned",
+        title: "udp-server round trips, one client, both ends on one CPU",
+        clients: 1,
+        pin: true,
+        about: "Pinned with taskset: the client and the server take turns " +
+          "on CPU 0, so no wake-up has to cross to another CPU.",
+      }]
+      : []),
+    {
+      key: "udp-1",
+      title: "udp-server round trips, one client, not pinned",
+      clients: 1,
+      pin: false,
+      about: "**Scheduler-bound**: with one datagram in flight, each trip " +
+        "waits for a wake-up, and where the system runs the two ends " +
+        "(one CPU or two) changes the rate severalfold from run to run.",
+    },
+    {
+      key: `udp-${UDP_CLIENTS}`,
+      title: `udp-server round trips, ${UDP_CLIENTS} clients`,
+      clients: UDP_CLIENTS,
+      pin: false,
+      about: undefined,
+    },
+  ];
+  for (const variant of variants) {
+    const list = contenders("udp");
+    const load = (server: Server, seconds: number) =>
+      runLoad<UdpResult>(native!, [
+        "udp",
+        server.address.hostname,
+        server.address.port,
+        variant.clients,
+        seconds,
+      ], variant.pin ? "0" : undefined);
+    const results = await inTurns(list, async (server) => {
+      if (variant.pin) await server.pin("0");
+      try {
+        return await withCpu(server, () => load(server, SIZES.loadSeconds));
+      } finally {
+        if (variant.pin) await server.pin(allCpus());
+      }
+    }, (server) => load(server, SIZES.warmUpSeconds));
+    const entries = list.map((contender, index): Entry => {
+      const runs = results[index];
+      const lost = runs.reduce((n, r) => n + r.result.lost, 0);
+      const bad = runs.reduce((n, r) => n + r.result.bad, 0);
+      const problems = [
+        lost ? `${lost} datagrams lost` : "",
+        bad ? `${bad} wrong answers` : "",
+      ].filter(Boolean);
+      return {
+        server: contender.command.peer,
+        value: spread(runs.map((r) => r.result.rate)),
+        cost: spread(
+          runs.map((r) => r.cpuMs * 1000 / Math.max(1, r.result.trips)),
+        ),
+        note: problems.join(", ") || undefined,
+      };
+    });
+    const figure: Figure = {
+      key: variant.key,
+      title: variant.title,
+      about: variant.about,
+      unit: "trips/s",
+      better: "higher",
+      costUnit: "µs per trip",
+      entries,
+      notes: [],
+      targets: [],
+    };
+    generatorNote(figure);
+    cpuBelowNode(figure);
+    show(figure);
+  }
+}
+
+/** Loopback TCP throughput, one way, as iperf3 measures it, in MB/s. */
+async function iperf(bytes: number): Promise<number> {
+  const probe = Deno.listen({ hostname: LOOPBACK, port: 0 });
+  const port = `${probe.addr.port}`;
+  probe.close();
+  const server = new Deno.Command("iperf3", {
+    args: ["-s", "-1", "-B", LOOPBACK, "-p", port],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    for (let attempt = 0;; attempt++) {
+      try {
+        const { stdout } = await run("iperf3", [
+          "-c",
+          LOOPBACK,
+          "-p",
+          port,
+          "-n",
+          `${bytes}`,
+          "-J",
+        ]);
+        const report = JSON.parse(stdout);
+        return report.end.sum_received.bits_per_second / 8 / MB;
+      } catch (error) {
+        // Its server may not be listening yet.
+        if (attempt >= 40) throw error;
+        await sleep(50);
+      }
+    }
+  } finally {
+    try {
+      server.kill("SIGTERM");
+    } catch {
+      // It ended after its one test.
+    }
+    await server.status;
+  }
+}
+
+// 3. json-server: echo throughput, one client streaming echoBytes.
+async function echo(): Promise<void> {
+  const list = contenders("echo");
+  const warmUp = (server: Server) =>
+    runLoad<EchoResult>(native!, [
+      "echo",
+      server.address.hostname,
+      server.address.port,
+      SIZES.echoBytes / 10,
+    ]);
+  const results = await inTurns(list, async (server) => {
+    let cpuAfter = 0;
+    const before = await server.cpuMs();
+    const result = await runHeldLoad<EchoResult>(native!, [
+      "echo",
+      server.address.hostname,
+      server.address.port,
+      SIZES.echoBytes,
+    ], async () => {
+      cpuAfter = await server.cpuMs();
+    });
+    if (result.received !== result.bytes || result.mismatches > 0) {
+      throw new Error(
+        `${server.peer} echoed ${result.received} of ${result.bytes} bytes, ` +
+          `${result.mismatches} pieces differing`,
+      );
+    }
+    return { rate: result.mb_per_s, cpuMs: cpuAfter - before };
+  }, warmUp);
+  const entries = list.map((contender, index): Entry => ({
+    server: contender.command.peer === C_REFERENCE
+      ? "C blocking echo (64 KiB reads)"
+      : contender.command.peer,
+    value: spread(results[index].map((r) => r.rate)),
+    cost: spread(
+      results[index].map((r) => r.cpuMs / (SIZES.echoBytes / MB)),
+    ),
+    note: contender.oneClient ? "serves one client: started for each run" : "",
+  }));
+  if (iperfHere) {
+    const rates: number[] = [];
+    for (let run = 0; run < RUNS; run++) {
+      rates.push(await iperf(SIZES.echoBytes));
+    }
+    entries.push({
+      server: "iperf3 (one way: no echo)",
+      value: spread(rates),
+      note: "loopback TCP limit; an echo carries each byte twice",
+    });
+  }
+  const figure: Figure = {
+    key: "echo",
+    title: `json-server echo, ${SIZES.echoBytes / MB} MB streamed and read ` +
+      "back at once",
+    unit: "MB/s",
+    better: "higher",
+    costUnit: "ms per MB",
+    entries,
+    notes: [],
+    targets: [],
+  };
+  const ours = entries.find((e) => e.server === OURS)!.value!.median;
+  const plain = entries.find((e) => e.server.startsWith("C blocking"));
+  if (plain?.value) {
+    const ratio = ours / plain.value.median;
+    figure.targets.push({
+      text: "at least 0.8x the plain blocking echo",
+      measured: `${ratio.toFixed(2)}x`,
+      met: ratio >= 0.8,
+    });
+  }
+  const book = entries.find((e) => e.server === BOOK);
+  if (book?.value) {
+    const ratio = ours / book.value.median;
+    figure.targets.push({
+      text: "at least 4x the book's",
+      measured: `${ratio.toFixed(2)}x`,
+      met: ratio >= 4,
+    });
+  }
+  show(figure);
+}
+
+/** Quotes a word for sh. */
+const quote = (word: string) => `'${word.replaceAll("'", `'\\''`)}'`;
+
+// 4. fragmented: receive fragmentBytes from fragment-server, keep it all,
+// hash it. Each receiver is a whole process, timed (wall and CPU) less the
+// same receiver against an empty message: what is left is receiving.
+async function fragmented(): Promise<void> {
+  const full = await Server.start(
+    oursCommand("fragment-server", ["--size", `${SIZES.fragmentBytes}`]),
+  );
+  const empty = await Server.start(
+    oursCommand("fragment-server", ["--size", "0"]),
+  );
+  try {
+    const deno = [Deno.execPath(), ...taskArgs("fragmented")];
+    type Receiver = { name: string; line: (port: number) => string };
+    const receivers: Receiver[] = [1024, 65536].map((chunk) => ({
+      name: `ours, --chunk-size ${chunk}${
+        chunk === 1024 ? " (the book's)" : ""
+      }`,
+      line: (port) =>
+        [...deno, "--port", `${port}`, "--chunk-size", `${chunk}`]
+          .map(quote).join(" "),
+    }));
+    if (python) {
+      receivers.push({
+        name: `${BOOK}, fragmented.py (1 KiB reads)`,
+        line: (port) =>
+          [python.path, "tools/bench/reference/fragmented.py", LOOPBACK]
+            .map(quote).join(" ") + ` ${port}`,
+      });
+    }
+    if (ncHere && opensslHere) {
+      receivers.push({
+        name: "nc | openssl dgst -sha256",
+        line: (port) => `nc -d ${LOOPBACK} ${port} | openssl dgst -sha256`,
+      });
+    }
+    if (ncHere) {
+      receivers.push({
+        name: "nc > /dev/null (no keeping, no hash)",
+        line: (port) => `nc -d ${LOOPBACK} ${port}`,
+      });
+    }
+    const results: { rate: number; cpu: number }[][] = receivers.map(() => []);
+    for (let run = 0; run < RUNS; run++) {
+      for (const [index, receiver] of receivers.entries()) {
+        const base = await runTimed(receiver.line(empty.address.port));
+        const whole = await runTimed(receiver.line(full.address.port));
+        const ms = Math.max(1, whole.ms - base.ms);
+        results[index].push({
+          rate: SIZES.fragmentBytes / MB / (ms / 1000),
+          cpu: Math.max(0, whole.cpuMs - base.cpuMs) /
+            (SIZES.fragmentBytes / MB),
+        });
+      }
+    }
+    const figure: Figure = {
+      key: "fragmented",
+      title: `fragmented: receive ${
+        SIZES.fragmentBytes / MB
+      } MB, keep it, SHA-256 it`,
+      about: "Each receiver's time and CPU less its own against an empty " +
+        "message (start-up, connecting): what is left is receiving and " +
+        "hashing. The CPU is the receiver's (all its processes).",
+      unit: "MB/s",
+      better: "higher",
+      costUnit: "ms per MB",
+      entries: receivers.map((receiver, index) => ({
+        server: receiver.name,
+        value: spread(results[index].map((r) => r.rate)),
+        cost: spread(results[index].map((r) => r.cpu)),
+      })),
+      notes: [],
+      targets: [],
+    };
+    show(figure);
+  } finally {
+    await full.stop();
+    await empty.stop();
+  }
+}
+
+/**
+ * Opens `count` connections to `address`, one after the other (at once,
+ * they would overflow the book's listen(5) queue: that is the greeting
+ * figures' business, not this one's). Each may take 5 s at most.
+ */
+async function connectMany(
+  address: { hostname: string; port: number },
+  count: number,
+): Promise<Deno.TcpConn[]> {
+  const conns: Deno.TcpConn[] = [];
+  try {
+    while (conns.length < count) {
+      conns.push(
+        await Deno.connect({ ...address, signal: AbortSignal.timeout(5000) }),
+      );
+    }
+  } catch (error) {
+    for (const conn of conns) conn.close();
+    throw new Error(`connection ${conns.length + 1} of ${count}: ${error}`);
+  }
+  return conns;
+}
+
+/**
+ * Reads a greeting until its end of file (5 s at most); the connection
+ * stays open. Returns false if it failed.
+ */
+async function readGreeting(conn: Deno.TcpConn): Promise<boolean> {
+  const buffer = new Uint8Array(256);
+  const timer = setTimeout(() => conn.closeWrite().catch(() => {}), 5000);
+  try {
+    while ((await conn.read(buffer)) !== null) {
+      // The greeting; we only wait for its end.
+    }
     return true;
   } catch {
     return false;
-  }
-}
-
-/**
- * Starts one of the book's Python servers. PYTHONUNBUFFERED is cleared so
- * that Python's `print` buffers its output as it does for any user whose
- * output goes to a pipe or a file.
- */
-async function startPython(file: string): Promise<Server> {
-  const process = TaskProcess.spawn("python3", [
-    `tools/bench/reference/${file}`,
-    LOOPBACK,
-    "0",
-  ], { env: { PYTHONUNBUFFERED: "" } });
-  return { process, address: await process.listening() };
-}
-
-async function stop(server: Server): Promise<void> {
-  server.process.kill("SIGTERM");
-  await server.process.finished().catch(() => {});
-  await server.process[Symbol.asyncDispose]();
-}
-
-// --- Statistics -------------------------------------------------------------
-
-function median(values: number[]): number {
-  return percentile(values, 50);
-}
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const rank = Math.ceil((p / 100) * sorted.length) - 1;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, rank))];
-}
-
-/** Runs `measure` RUNS times and keeps the median. */
-async function medianOf(measure: () => Promise<number>): Promise<number> {
-  const results: number[] = [];
-  for (let run = 0; run < RUNS; run++) results.push(await measure());
-  return median(results);
-}
-
-// --- The loads ----------------------------------------------------------------
-
-/** Writes all of `bytes` (conn.write may write fewer). */
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < bytes.length) {
-    written += await conn.write(bytes.subarray(written));
-  }
-}
-
-/**
- * Streams `total` bytes in 64 KiB writes to an echo server while reading the
- * echo back; returns MB/s (the bytes counted once).
- */
-async function echoThroughput(
-  address: Listening,
-  total: number,
-): Promise<number> {
-  const conn = await Deno.connect(address);
-  const block = crypto.getRandomValues(new Uint8Array(64 * 1024));
-  const started = performance.now();
-  const sending = (async () => {
-    for (let sent = 0; sent < total; sent += block.length) {
-      await writeAll(
-        conn,
-        block.subarray(0, Math.min(block.length, total - sent)),
-      );
-    }
-  })();
-  const buffer = new Uint8Array(256 * 1024);
-  let received = 0;
-  while (received < total) {
-    const count = await conn.read(buffer);
-    if (count === null) throw new Error("the echo server closed early");
-    // A spot check of the echo as it comes (the tests check every byte).
-    const offset = received % block.length;
-    if (buffer[0] !== block[offset]) throw new Error("the echo differs");
-    received += count;
-  }
-  await sending;
-  const seconds = (performance.now() - started) / 1000;
-  conn.close();
-  return total / MB / seconds;
-}
-
-/**
- * `concurrency` clients connect to a greeting server again and again for
- * `seconds`; every greeting is checked and every number must be new.
- * Returns greetings per second.
- */
-async function greetingRate(
-  address: Listening,
-  concurrency: number,
-  seconds: number,
-): Promise<number> {
-  const numbers = new Set<number>();
-  let greetings = 0;
-  let stalls = 0;
-  const started = performance.now();
-  const deadline = started + seconds * 1000;
-  async function client() {
-    // One buffer per client: reads that are waiting at the same time must
-    // not share a buffer, or one overwrites what another has not read yet.
-    const buffer = new Uint8Array(256);
-    while (performance.now() < deadline) {
-      const conn = await Deno.connect(address);
-      // A server whose queue of waiting connections overflows may leave a
-      // client connected but never served: give up on it after 3 seconds.
-      let stalled = false;
-      const timer = setTimeout(() => {
-        stalled = true;
-        conn.close();
-      }, 3000);
-      let text = "";
-      try {
-        for (let n; (n = await conn.read(buffer)) !== null;) {
-          text += decoder.decode(buffer.subarray(0, n));
-        }
-      } catch (error) {
-        if (!stalled) throw error;
-      } finally {
-        clearTimeout(timer);
-        if (!stalled) conn.close();
-      }
-      if (stalled) {
-        stalls += 1;
-        continue;
-      }
-      const match = /^(\d+)\. Hi new friend!\n$/.exec(text);
-      if (!match) throw new Error(`bad greeting ${JSON.stringify(text)}`);
-      numbers.add(Number(match[1]));
-      greetings += 1;
-    }
-  }
-  await Promise.all(Array.from({ length: concurrency }, client));
-  const elapsed = (performance.now() - started) / 1000;
-  if (numbers.size !== greetings) throw new Error("a greeting number repeated");
-  if (stalls > 0) progress(`(${stalls} connection(s) never served, 3 s each)`);
-  return greetings / elapsed;
-}
-
-/** One client, one datagram at a time, for `seconds`: round trips/s. */
-async function udpRate(address: Listening, seconds: number): Promise<number> {
-  const socket = Deno.listenDatagram({
-    transport: "udp",
-    hostname: LOOPBACK,
-    port: 0,
-  });
-  const server: Deno.NetAddr = { transport: "udp", ...address };
-  const message = encoder.encode("Hi, I'm sending this message.");
-  const expected = `Response for ${LOOPBACK}`;
-  let trips = 0;
-  const started = performance.now();
-  const deadline = started + seconds * 1000;
-  // A lost datagram would leave `receive` waiting forever: a watchdog closes
-  // the socket if no reply came for a second.
-  let lastTrip = trips;
-  const watchdog = setInterval(() => {
-    if (trips === lastTrip) socket.close();
-    lastTrip = trips;
-  }, 1000);
-  try {
-    while (performance.now() < deadline) {
-      await socket.send(message, server);
-      const [reply] = await socket.receive();
-      if (decoder.decode(reply) !== expected) {
-        throw new Error(`bad reply ${decoder.decode(reply)}`);
-      }
-      trips += 1;
-    }
   } finally {
-    clearInterval(watchdog);
-    try {
-      socket.close();
-    } catch {
-      // The watchdog closed it already.
+    clearTimeout(timer);
+  }
+}
+
+/** Waits until `server` has `count` more files open than `base` (5 s). */
+async function untilOpen(server: Server, base: number, count: number) {
+  const deadline = Date.now() + 5000;
+  while ((await server.openFiles()) < base + count) {
+    if (Date.now() > deadline) {
+      throw new Error(`${server.peer} did not accept ${count} connections`);
     }
+    await sleep(20);
   }
-  return trips / ((performance.now() - started) / 1000);
 }
 
-/** Runs a program to the end; returns its wall time in ms and its output. */
-async function timed(
-  program: string,
-  args: string[],
-  options: { discardOutput?: boolean } = {},
-): Promise<{ ms: number; stdout: string }> {
-  const started = performance.now();
-  const output = await new Deno.Command(program, {
-    args,
-    stdout: options.discardOutput ? "null" : "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1", PYTHONUNBUFFERED: "" },
-  }).output();
-  const ms = performance.now() - started;
-  if (!output.success) {
-    throw new Error(
-      `${program} ${args.join(" ")}: ${decoder.decode(output.stderr)}`,
-    );
-  }
-  return {
-    ms,
-    stdout: options.discardOutput ? "" : decoder.decode(output.stdout),
-  };
-}
-
-/** A process's resident memory, in MB, as `ps` reports it. */
-async function residentMB(pid: number): Promise<number> {
-  const { stdout } = await timed("ps", ["-o", "rss=", "-p", `${pid}`]);
-  return Number(stdout.trim()) * 1024 / MB;
-}
-
-// --- The report ---------------------------------------------------------------
-
-interface Row {
-  figure: string;
-  ours: number;
-  unit: string;
-  reference?: { name: string; value: number };
-  /** ours / reference, oriented so that above 1 is better for us. */
-  ratio?: number;
-  target?: string;
-  met?: boolean;
-}
-
-const rows: Row[] = [];
-
-function record(row: Row): void {
-  rows.push(row);
-  const ref = row.reference
-    ? `, ${row.reference.name} ${format(row.reference.value)}`
-    : "";
-  progress(`${row.figure}: ${format(row.ours)} ${row.unit}${ref}`);
-}
-
-function format(value: number): string {
-  return value >= 100
-    ? Math.round(value).toLocaleString("en-US")
-    : value.toFixed(value >= 10 ? 1 : 2);
-}
-
-// --- The figures ----------------------------------------------------------------
-
-const pythonHere = await have("python3", ["-c", "pass"]);
-const ncHere = await have("nc");
-console.error(
-  `Benchmark: ${navigator.hardwareConcurrency} cores, ${RUNS} run(s) each, ` +
-    `Deno ${Deno.version.deno}; references: ` +
-    `${pythonHere ? "python3" : "no python3"}, ${ncHere ? "nc" : "no nc"}`,
-);
-
-// 1. json-server echo: 100 MB in 64 KiB writes, read back at the same time.
-{
-  const total = 100 * MB;
-  const ours = await startOurs("json-server");
-  const oursRate = await medianOf(() => echoThroughput(ours.address, total));
-  await stop(ours);
-  let reference: Row["reference"];
-  if (pythonHere) {
-    // The book's server serves one client and exits: a new one per run.
-    const value = await medianOf(async () => {
-      const python = await startPython("json_server.py");
-      try {
-        return await echoThroughput(python.address, total);
-      } finally {
-        await stop(python);
-      }
-    });
-    reference = { name: "book's json_server.py", value };
-  }
-  const ratio = reference && oursRate / reference.value;
-  record({
-    figure: "json-server echo, 100 MB in 64 KiB writes",
-    ours: oursRate,
-    unit: "MB/s",
-    reference,
-    ratio,
-    target: ">= 3x the book's",
-    met: ratio === undefined ? undefined : ratio >= 3,
-  });
-}
-
-// 2. tcp-server greetings per second, 8 and 64 clients at a time.
-for (const concurrency of [8, 64]) {
-  const seconds = 2;
-  const ours = await startOurs("tcp-server");
-  const oursRate = await medianOf(() =>
-    greetingRate(ours.address, concurrency, seconds)
-  );
-  await stop(ours);
-  let reference: Row["reference"];
-  if (pythonHere) {
-    const python = await startPython("tcp_server.py");
-    const value = await medianOf(() =>
-      greetingRate(python.address, concurrency, seconds)
-    );
-    await stop(python);
-    reference = { name: "book's tcp_server.py", value };
-  }
-  const ratio = reference && oursRate / reference.value;
-  record({
-    figure: `tcp-server greetings, ${concurrency} clients at a time`,
-    ours: oursRate,
-    unit: "greetings/s",
-    reference,
-    ratio,
-    target: ">= 3x the book's",
-    met: ratio === undefined ? undefined : ratio >= 3,
-  });
-}
-
-// 3. udp-server request/reply round trips from one client.
-{
-  const seconds = 2;
-  const ours = await startOurs("udp-server");
-  const oursRate = await medianOf(() => udpRate(ours.address, seconds));
-  await stop(ours);
-  let reference: Row["reference"];
-  if (pythonHere) {
-    const python = await startPython("udp_server.py");
-    const value = await medianOf(() => udpRate(python.address, seconds));
-    await stop(python);
-    reference = { name: "book's udp_server.py", value };
-  }
-  const ratio = reference && oursRate / reference.value;
-  record({
-    figure: "udp-server round trips, one client",
-    ours: oursRate,
-    unit: "trips/s",
-    reference,
-    ratio,
-    target: ">= 1x the book's",
-    met: ratio === undefined ? undefined : ratio >= 1,
-  });
-}
-
-// 4. fragmented: receive 10 MB and 100 MB. Each receiver is timed as a whole
-// process, less its time against an empty message (start-up, connecting,
-// hashing nothing), which leaves the time spent receiving.
-{
-  const empty = await startOurs("fragment-server", ["--size", "0"]);
-  const port = (server: Server) => `${server.address.port}`;
-  type Receiver = { name: string; run: (s: Server) => Promise<number> };
-  const ours = (chunk: number): Receiver => ({
-    name: `fragmented --chunk-size ${chunk}`,
-    run: async (server) => {
-      const started = performance.now();
-      const result = await runTask("fragmented", [
-        "--port",
-        port(server),
-        "--chunk-size",
-        `${chunk}`,
-      ]);
-      if (result.code !== 0) throw new Error(result.stderr);
-      return performance.now() - started;
+// 5. Resident memory: json-server holding 1,000 idle connections, and
+// tcp-server with 1,000 clients greeted and still connected. A fresh server
+// for each run.
+async function memory(): Promise<void> {
+  const count = SIZES.heldClients;
+  const cases = [
+    {
+      key: "memory-json-idle",
+      title: `json-server resident memory, ${
+        count.toLocaleString("en-US")
+      } idle connections`,
+      protocol: "echo" as Protocol,
+      hold: async (server: Server, conns: Deno.TcpConn[], base: number) => {
+        void conns;
+        await untilOpen(server, base, count);
+      },
     },
-  });
-  const receivers: Receiver[] = [ours(1024), ours(65536)];
-  if (ncHere) {
-    receivers.push({
-      name: "nc > /dev/null",
-      run: async (server) =>
-        (await timed("nc", ["-d", LOOPBACK, port(server)], {
-          discardOutput: true,
-        })).ms,
-    });
-    // nc throws the bytes away; fragmented keeps the whole message and
-    // hashes it. `nc | sha256sum` does that same work, in C.
-    receivers.push({
-      name: "nc | sha256sum",
-      run: async (server) =>
-        (await timed("sh", [
-          "-c",
-          `nc -d ${LOOPBACK} ${port(server)} | sha256sum`,
-        ])).ms,
-    });
-  }
-  if (pythonHere) {
-    receivers.push({
-      name: "book's fragmented.py (1 KiB reads)",
-      run: async (server) =>
-        (await timed("python3", [
-          "tools/bench/reference/fragmented.py",
-          LOOPBACK,
-          port(server),
-        ])).ms,
-    });
-  }
-  const receiveMs = new Map<string, Map<number, number>>();
-  for (const size of [10 * MB, 100 * MB]) {
-    const full = await startOurs("fragment-server", ["--size", `${size}`]);
-    for (const receiver of receivers) {
-      const base = await medianOf(() => receiver.run(empty));
-      const whole = await medianOf(() => receiver.run(full));
-      const ms = Math.max(0.001, whole - base);
-      if (!receiveMs.has(receiver.name)) {
-        receiveMs.set(receiver.name, new Map());
+    {
+      key: "memory-tcp",
+      title: `tcp-server resident memory, ${
+        count.toLocaleString("en-US")
+      } clients greeted, still connected`,
+      protocol: "greet" as Protocol,
+      hold: async (_server: Server, conns: Deno.TcpConn[]) => {
+        const read = await Promise.all(conns.map(readGreeting));
+        const failed = read.filter((ok) => !ok).length;
+        if (failed > 0) throw new Error(`${failed} greetings failed`);
+      },
+    },
+  ];
+  for (const memoryCase of cases) {
+    const list = contenders(memoryCase.protocol).filter((c) =>
+      !c.oneClient && c.command.peer !== C_REFERENCE
+    );
+    const results: { idle: number; held: number }[][] = list.map(() => []);
+    for (let run = 0; run < RUNS; run++) {
+      for (const [index, contender] of list.entries()) {
+        const server = await Server.start(contender.command);
+        let conns: Deno.TcpConn[] = [];
+        try {
+          await sleep(100);
+          const idle = await server.residentMB();
+          const base = await server.openFiles();
+          conns = await connectMany(server.address, count);
+          await memoryCase.hold(server, conns, base);
+          await sleep(100);
+          results[index].push({ idle, held: await server.residentMB() });
+        } finally {
+          for (const conn of conns) conn.close();
+          await server.stop();
+        }
       }
-      receiveMs.get(receiver.name)!.set(size, ms);
-      progress(`${receiver.name}, ${size / MB} MB: ${ms.toFixed(1)} ms`);
     }
-    await stop(full);
-  }
-  await stop(empty);
-  const rate = (name: string, size: number) =>
-    size / MB / (receiveMs.get(name)!.get(size)! / 1000);
-  for (const chunk of [1024, 65536]) {
-    const name = `fragmented --chunk-size ${chunk}`;
-    for (const size of [10 * MB, 100 * MB]) {
-      const reference = ncHere
-        ? { name: "nc > /dev/null", value: rate("nc > /dev/null", size) }
-        : undefined;
-      const ratio = reference && rate(name, size) / reference.value;
-      record({
-        figure: `fragmented receive, ${size / MB} MB, ${chunk}-byte reads`,
-        ours: rate(name, size),
-        unit: "MB/s",
-        reference,
-        ratio,
-        target: "within 2x of nc",
-        met: ratio === undefined ? undefined : ratio >= 0.5,
+    const entries = list.map((contender, index): Entry => {
+      const held = spread(results[index].map((r) => r.held));
+      const idle = spread(results[index].map((r) => r.idle));
+      const perClient = (held.median - idle.median) * 1e6 / count / 1024;
+      return {
+        server: contender.command.peer,
+        value: held,
+        note: `${format(idle.median)} MB before the clients; ` +
+          `${format(perClient)} KiB per client`,
+      };
+    });
+    const figure: Figure = {
+      key: memoryCase.key,
+      title: memoryCase.title,
+      unit: "MB resident",
+      better: "lower",
+      entries,
+      notes: python && memoryCase.protocol === "echo"
+        ? ["The book's json_server.py serves one client and exits: no figure."]
+        : [],
+      targets: [],
+    };
+    const ours = entries.find((e) => e.server === OURS)!.value!.median;
+    const node = entries.find((e) => e.server === NODE)?.value?.median;
+    if (memoryCase.protocol === "echo") {
+      if (node !== undefined) {
+        figure.targets.push({
+          text: "at or below Node.js's",
+          measured: `${format(ours)} MB vs ${format(node)} MB`,
+          met: ours <= node,
+        });
+      }
+      figure.targets.push({
+        text: "at most 60 MB (issue 9)",
+        measured: `${format(ours)} MB`,
+        met: ours <= 60,
       });
     }
-    const scaling = receiveMs.get(name)!.get(100 * MB)! /
-      receiveMs.get(name)!.get(10 * MB)!;
-    record({
-      figure: `fragmented time 100 MB / 10 MB, ${chunk}-byte reads`,
-      ours: scaling,
-      unit: "x",
-      target: "about 10 (linear)",
-      met: scaling < 15,
-    });
-  }
-  if (ncHere) {
-    const ours64k = rate("fragmented --chunk-size 65536", 100 * MB);
-    const value = rate("nc | sha256sum", 100 * MB);
-    record({
-      figure: "fragmented receive + SHA-256, 100 MB, 64 KiB reads",
-      ours: ours64k,
-      unit: "MB/s",
-      reference: { name: "nc | sha256sum", value },
-      ratio: ours64k / value,
-    });
-  }
-  if (pythonHere) {
-    const book = "book's fragmented.py (1 KiB reads)";
-    const value = rate(book, 100 * MB);
-    const ours1k = rate("fragmented --chunk-size 1024", 100 * MB);
-    record({
-      figure: "fragmented receive, 100 MB, 1 KiB reads, vs the book's",
-      ours: ours1k,
-      unit: "MB/s",
-      reference: { name: book, value },
-      ratio: ours1k / value,
-    });
+    show(figure);
   }
 }
 
-// 5. Chat: the round trip of one message. A raw client speaks the protocol
-// (chat/README.md) to the real chat server, whose user's replies are queued
-// up in its input: the time from sending a message frame to receiving the
-// reply frame covers both directions of the socket, the server checking and
-// showing the message, and taking its user's next line.
-{
-  const trips = 1000 * RUNS;
-  const chat = TaskProcess.start("chat", [
-    "server",
-    "--username",
-    "alice",
-    "--port",
-    "0",
-  ], { stdin: true });
-  const address = await chat.listening();
-  await chat.write("ok\n".repeat(trips + 10));
-  const conn = await Deno.connect(address);
-  const frames = conn.readable
-    .pipeThrough(new TextDecoderStream())
-    .pipeThrough(new TextLineStream())
-    .getReader();
-  const nextFrame = async () => {
-    const { value } = await frames.read();
-    if (value === undefined) throw new Error("the chat server hung up");
-    return JSON.parse(value);
-  };
-  if ((await nextFrame()).type !== "hello") throw new Error("no hello");
-  const hello = { type: "hello", protocol: "deno-chat", version: 1 };
-  await writeAll(
-    conn,
-    encoder.encode(JSON.stringify({ ...hello, username: "bob" }) + "\n"),
-  );
-  const message = encoder.encode('{"type":"message","text":"ping"}\n');
-  const micros: number[] = [];
-  for (let i = 0; i < trips; i++) {
-    const started = performance.now();
-    await writeAll(conn, message);
-    const reply = await nextFrame();
-    micros.push((performance.now() - started) * 1000);
-    if (reply.type !== "message" || reply.text !== "ok") {
-      throw new Error(`unexpected frame ${JSON.stringify(reply)}`);
+// 6. Launch: from starting the process to its `Listening on` line.
+async function launch(): Promise<void> {
+  const list = contenders("greet");
+  const times: number[][] = list.map(() => []);
+  for (let run = 0; run < RUNS; run++) {
+    for (const [index, contender] of list.entries()) {
+      const launched = performance.now();
+      const server = await Server.start(contender.command);
+      times[index].push(performance.now() - launched);
+      await server.stop();
     }
   }
-  await writeAll(conn, encoder.encode('{"type":"bye"}\n'));
-  await frames.cancel();
-  conn.close();
-  await stop({ process: chat, address });
-  record({
-    figure: `chat message round trip, median of ${trips}`,
-    ours: median(micros),
-    unit: "µs",
-  });
-  record({
-    figure: `chat message round trip, 99th percentile of ${trips}`,
-    ours: percentile(micros, 99),
-    unit: "µs",
-  });
-}
-
-// 6. Resident memory with 1,000 clients connected. tcp-server greets each
-// and hangs up at once, so it holds the 1,000 only as they pass through;
-// json-server keeps every idle connection open, which is the harder case.
-async function memoryWithClients(
-  task: string,
-  connectedLine: RegExp,
-): Promise<number> {
-  const server = await startOurs(task);
-  const clients: Deno.Conn[] = [];
-  for (let i = 0; i < 1000; i++) {
-    clients.push(await Deno.connect(server.address));
-  }
-  // Wait until the server has logged all 1,000 (then it has accepted them).
-  while (
-    server.process.stdoutLines.filter((line) => connectedLine.test(line))
-      .length < 1000
-  ) {
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  const megabytes = await residentMB(server.process.pid);
-  for (const client of clients) client.close();
-  await stop(server);
-  return megabytes;
-}
-for (
-  const [task, line, figure] of [
-    ["tcp-server", /^Connection from: /, "greeted and let go"],
-    ["json-server", /^Connected: /, "idle, held open"],
-  ] as const
-) {
-  const megabytes = await memoryWithClients(task, line);
-  record({
-    figure: `${task} resident memory, 1,000 clients (${figure})`,
-    ours: megabytes,
-    unit: "MB",
-    target: "< 100 MB",
-    met: megabytes < 100,
-  });
-}
-
-// 7. Time from launch to `Listening on`, through the task.
-{
-  const launch = async (start: () => TaskProcess) => {
-    const started = performance.now();
-    const process = start();
-    await process.listening();
-    const ms = performance.now() - started;
-    await stop({ process, address: { hostname: LOOPBACK, port: 0 } });
-    return ms;
-  };
-  const ours = await medianOf(() =>
-    launch(() => TaskProcess.start("tcp-server", ["--port", "0"]))
-  );
-  let reference: Row["reference"];
-  if (pythonHere) {
-    const value = await medianOf(() =>
-      launch(() =>
-        TaskProcess.spawn("python3", [
-          "tools/bench/reference/tcp_server.py",
-          LOOPBACK,
-          "0",
-        ])
-      )
-    );
-    reference = { name: "python3 tcp_server.py", value };
-  }
-  record({
-    figure: "launch to `Listening on`, deno task tcp-server",
-    ours,
+  show({
+    key: "launch",
+    title: "Launch: start to `Listening on`, the greeting server",
+    about: "What a reader waits for at each `deno task tcp-server` " +
+      "(less deno task's own start); Python is its real binary, not a shim.",
     unit: "ms",
-    reference,
-    ratio: reference && reference.value / ours,
+    better: "lower",
+    entries: list.map((contender, index) => ({
+      server: contender.command.peer,
+      value: spread(times[index]),
+    })),
+    notes: [],
+    targets: [],
   });
 }
 
-// --- Print ----------------------------------------------------------------------
+// 7. Chat: the round trip of one message. A raw client speaks the chat's
+// protocol (chat/README.md) to the real chat server, whose user's replies
+// wait in its input: sending a message frame to receiving the reply covers
+// both directions of the socket, the server checking and showing the
+// message, and reading its user's next line.
+async function chat(): Promise<void> {
+  const trips = SIZES.chatTrips;
+  const micros: number[][] = [];
+  for (let run = 0; run < RUNS; run++) {
+    await using server = TaskProcess.start(
+      "chat",
+      ["server", "--username", "alice", ...listenArgs],
+      { stdin: true },
+    );
+    const address = await server.listening();
+    await server.write("ok\n".repeat(trips + 10));
+    const conn = await Deno.connect(address);
+    const frames = conn.readable
+      .pipeThrough(new TextDecoderStream())
+      .pipeThrough(new TextLineStream())
+      .getReader();
+    const encoder = new TextEncoder();
+    const send = async (frame: unknown) => {
+      const bytes = encoder.encode(JSON.stringify(frame) + "\n");
+      for (let sent = 0; sent < bytes.length;) {
+        sent += await conn.write(bytes.subarray(sent));
+      }
+    };
+    const next = async () => {
+      const { value } = await frames.read();
+      if (value === undefined) throw new Error("the chat server hung up");
+      return JSON.parse(value);
+    };
+    try {
+      if ((await next()).type !== "hello") throw new Error("no hello frame");
+      await send({
+        type: "hello",
+        protocol: "deno-chat",
+        version: 1,
+        username: "bob",
+      });
+      const times: number[] = [];
+      for (let i = 0; i < trips; i++) {
+        const sent = performance.now();
+        await send({ type: "message", text: "ping" });
+        const reply = await next();
+        times.push((performance.now() - sent) * 1000);
+        if (reply.type !== "message" || reply.text !== "ok") {
+          throw new Error(`unexpected frame ${JSON.stringify(reply)}`);
+        }
+      }
+      micros.push(times);
+      await send({ type: "bye" });
+    } finally {
+      await frames.cancel().catch(() => {});
+      try {
+        conn.close();
+      } catch {
+        // Closed already by the cancel.
+      }
+    }
+  }
+  const percentile = (values: number[], p: number) => {
+    const sorted = [...values].sort((a, b) => a - b);
+    return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length))];
+  };
+  show({
+    key: "chat",
+    title: `chat: one message's round trip (${trips} per run)`,
+    unit: "µs",
+    better: "lower",
+    entries: [
+      {
+        server: `${OURS}, median`,
+        value: spread(micros.map((run) => percentile(run, 0.5))),
+      },
+      {
+        server: `${OURS}, 99th percentile`,
+        value: spread(micros.map((run) => percentile(run, 0.99))),
+      },
+    ],
+    notes: [],
+    targets: [],
+  });
+}
+
+try {
+  if (native) {
+    await section("Greetings (tcp-server)", greetings);
+    await section("UDP round trips (udp-server)", udpTrips);
+    await section("Echo (json-server)", echo);
+  }
+  await section("Receiving (fragmented)", fragmented);
+  await section("Resident memory", memory);
+  await section("Launch", launch);
+  await section("Chat", chat);
+} finally {
+  if (native) await removeNative(native);
+}
+
+// --- The report -----------------------------------------------------------
+
+const seconds = (performance.now() - started) / 1000;
+const cpuModel = await Deno.readTextFile("/proc/cpuinfo")
+  .then((text) => /^model name\s*:\s*(.+)$/m.exec(text)?.[1] ?? "unknown")
+  .catch(() => "unknown");
+const machine = {
+  cpus: navigator.hardwareConcurrency,
+  cpuModel,
+  kernel: (await Deno.readTextFile("/proc/sys/kernel/osrelease")).trim(),
+  deno: Deno.version.deno,
+  v8: Deno.version.v8,
+  node: nodeVersion ?? null,
+  python: python?.version ?? null,
+  date: new Date().toISOString().slice(0, 10),
+};
 
 if (flags.json) {
   console.log(JSON.stringify(
     {
-      cores: navigator.hardwareConcurrency,
-      deno: Deno.version.deno,
+      machine,
       runs: RUNS,
-      rows,
+      quick: flags.quick,
+      seconds: Math.round(seconds),
+      skipped,
+      figures,
     },
     null,
     2,
   ));
 } else {
-  console.log(
-    `\n| figure | ours | reference | ours / reference | target |` +
-      `\n|---|---|---|---|---|`,
-  );
-  for (const row of rows) {
-    const reference = row.reference
-      ? `${format(row.reference.value)} (${row.reference.name})`
-      : "";
-    const ratio = row.ratio === undefined ? "" : `${row.ratio.toFixed(2)}x`;
-    const target = row.target === undefined
-      ? ""
-      : `${row.target}${
-        row.met === undefined ? "" : row.met ? ": met" : ": MISSED"
-      }`;
-    console.log(
-      `| ${row.figure} | ${format(row.ours)} ${row.unit} | ${reference} | ` +
-        `${ratio} | ${target} |`,
-    );
+  const lines = [
+    `## Benchmark run of ${machine.date}`,
+    "",
+    `${machine.cpus} CPUs (${machine.cpuModel}), Linux ${machine.kernel}; ` +
+    `Deno ${machine.deno}, Node.js ${machine.node ?? "absent"}, ` +
+    `Python ${machine.python ?? "absent"}. Each figure: the median of ` +
+    `${RUNS} run(s) (min–max in brackets); MB = 1,000,000 bytes; CPU = ` +
+    "user + system time of the server process. The whole run took " +
+    `${Math.round(seconds)} s${flags.quick ? " (--quick)" : ""}.`,
+  ];
+  if (skipped.length > 0) {
+    lines.push("", ...skipped.map((line) => `- Skipped: ${line}.`));
   }
-  console.log(
-    `\n${navigator.hardwareConcurrency} cores; each figure the median of ` +
-      `${RUNS} run(s); MB = 1,000,000 bytes.`,
-  );
+  for (const figure of figures) lines.push("", figureMarkdown(figure));
+  lines.push("", targetsMarkdown(figures));
+  console.log(lines.join("\n"));
 }
