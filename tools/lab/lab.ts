@@ -213,12 +213,21 @@ async function again(): Promise<never> {
   // Ctrl-C in a terminal reaches the lab inside too, which cleans up and
   // ends; give it 5 s. Any other signal (and Ctrl-C sent to us alone): end
   // unshare, whose --kill-child ends everything inside, namespaces and all.
+  let stoppedBy: Deno.Signal | undefined;
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
     Deno.addSignalListener(signal, () => {
+      if (stoppedBy) return;
+      stoppedBy = signal;
+      if (signal !== "SIGINT") {
+        console.log(`\nStopping (${signal}): ending the lab and all in it.`);
+      }
       setTimeout(() => child.kill("SIGKILL"), signal === "SIGINT" ? 5000 : 0);
     });
   }
   const status = await child.status;
+  if (stoppedBy && status.signal === "SIGKILL") {
+    Deno.exit(128 + signalNumber(stoppedBy));
+  }
   Deno.exit(status.signal ? 128 + signalNumber(status.signal) : status.code);
 }
 
@@ -288,6 +297,9 @@ try {
   if (experiment === "router") await router(lab);
   if (experiment === "capture") await captures(lab, dir!);
 } catch (error) {
+  // Ctrl-C in a terminal reaches the lessons too, which may end (and fail
+  // the experiment) just before our own signal handler runs: give it time.
+  await new Promise((resolve) => setTimeout(resolve, 300));
   if (!stopping) {
     console.error(
       `error: ${error instanceof LabError ? error.message : error}`,

@@ -108,6 +108,7 @@ export async function datagrams(
   address: string,
   n: number,
   size: number,
+  burst: number,
   accounted: () => Promise<number>,
 ): Promise<Datagrams> {
   const receiver: Program = lab.deno(
@@ -126,6 +127,7 @@ export async function datagrams(
     [
       ...["send", "--host", address, "--port", `${UDP_PORT}`],
       ...["--count", `${n}`, "--size", `${size}`],
+      ...(burst > 0 ? ["--burst", `${burst}`] : []),
     ],
   );
   await sender.finish(60_000);
@@ -218,6 +220,12 @@ export async function loss(lab: Lab, options: LossOptions): Promise<void> {
   ], true);
 
   heading(`3. UDP: ${count(options.count)} numbered datagrams from A to B`);
+  paragraph(
+    `(Each says "datagram N of ${options.count}". A pauses 1 ms after every
+    25, so that B's program keeps up: a full receive buffer loses datagrams
+    too, and the lab counts those apart.)`,
+    "  ",
+  );
   const before = await lab.snmp(b);
   const drops = async () => {
     const [, udp] = await lab.ruleCounts(b);
@@ -235,6 +243,7 @@ export async function loss(lab: Lab, options: LossOptions): Promise<void> {
     "10.77.0.2",
     options.count,
     100,
+    25,
     async () => {
       const { cable, buffer, read } = await drops();
       return cable + buffer + read;

@@ -106,6 +106,7 @@ export async function slow(lab: Lab, options: SlowOptions): Promise<void> {
     "10.77.0.2",
     options.count,
     1000,
+    0,
     async () => {
       const snmp = await lab.snmp(b);
       return (await queueDrops()) - dropsBefore +
