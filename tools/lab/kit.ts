@@ -565,8 +565,8 @@ export async function removeNamespace(ns: string): Promise<void> {
 
 /**
  * Namespaces left by runs that were killed before they could clean up:
- * named `denolab-PID-...` where process PID no longer exists. Namespaces
- * of a run still going are left alone.
+ * named `denolab-PID-...` where process PID is no longer a lab. Namespaces
+ * of a run still going (another terminal, another test) are left alone.
  */
 export async function leftovers(): Promise<string[]> {
   const list = await run("ip", ["netns", "list"]);
@@ -575,9 +575,12 @@ export async function leftovers(): Promise<string[]> {
   const dead: string[] = [];
   for (const name of names) {
     const pid = name.slice(PREFIX.length).split("-")[0];
-    const alive = /^\d+$/.test(pid) && pid !== "0" &&
-      await Deno.stat(`/proc/${pid}`).then(() => true, () => false);
-    if (!alive || Number(pid) === Deno.pid) dead.push(name);
+    // Deno may read /proc only with --allow-all; `cat` may, and `ip netns
+    // exec` runs it (inside the namespace, which sees the same processes).
+    const cmdline = /^\d+$/.test(pid) && Number(pid) !== Deno.pid
+      ? await run("ip", ["netns", "exec", name, "cat", `/proc/${pid}/cmdline`])
+      : undefined;
+    if (!cmdline?.stdout.includes("lab.ts")) dead.push(name);
   }
   return dead;
 }
