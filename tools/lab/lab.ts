@@ -89,7 +89,7 @@ function unavailable(why: string): never {
     `The lab needs Linux with root, or an ordinary user allowed to make ` +
       `user namespaces, and the programs ip, iptables, tc, tcpdump, ` +
       `ethtool and sysctl (Debian: apt-get install iproute2 iptables ` +
-      `tcpdump ethtool procps); here ${why}. Meanwhile, the packets it ` +
+      `tcpdump ethtool procps); here ${why}; meanwhile, packets it ` +
       `captured are in the repository: deno task headers ` +
       `chapters/captures/greeting.pcap`,
   );
@@ -157,11 +157,7 @@ function userns(): string[] {
 const FRESH_RUN = 'mount -t tmpfs tmpfs /run && exec "$@"';
 
 async function probe(): Promise<"root" | "user"> {
-  try {
-    await run("ip", ["-V"]);
-  } catch (error) {
-    unavailable(error instanceof LabError ? error.message : `${error}`);
-  }
+  await run("ip", ["-V"]).catch(() => unavailable('"ip" was not found'));
   let why = "";
   if (Deno.uid() === 0) {
     const ns = `${PREFIX}${Deno.pid}-probe`;
@@ -184,9 +180,11 @@ async function probe(): Promise<"root" | "user"> {
     return "user";
   }
   const reason = inside.stderr.trim().split("\n")[0];
+  const user = Deno.uid() === 0 ? "" : `user id ${Deno.uid()} is not root and `;
   unavailable(
-    why ||
-      `user id ${Deno.uid()} is not root and cannot make user namespaces (${reason})`,
+    `${
+      why ? `${why}, and ` : ""
+    }${user}cannot make user namespaces (${reason})`,
   );
 }
 
