@@ -547,7 +547,10 @@ export class Lab {
     // Let a command under way finish, so nothing is made after this.
     await within(Promise.allSettled([...this.#busy]), 5000);
     await Promise.all([...this.#programs].map((p) => p.stop("SIGTERM", 2000)));
-    for (const ns of this.#namespaces.reverse()) await removeNamespace(ns);
+    for (const ns of this.#namespaces.reverse()) {
+      if (this.verbose) console.log(`  # ip netns del ${ns}`);
+      await removeNamespace(ns);
+    }
   }
 }
 
