@@ -137,9 +137,29 @@ if (Deno.build.os !== "linux") {
 // ---------------------------------------------------------------------
 // Where can the lab run: as root, or in a user namespace of its own?
 
-/** Prints the names of the tools that are missing (run by `sh -c`). */
-const TOOLS = "for t in iptables tc tcpdump ethtool sysctl; do " +
-  'command -v "$t" >/dev/null || printf "%s " "$t"; done';
+/**
+ * A shell script, run in a throwaway namespace, that prints what is
+ * missing: programs, and the kernel's parts the experiments use.
+ */
+const TOOLS = [
+  "for t in iptables tc tcpdump ethtool sysctl; do",
+  'command -v "$t" >/dev/null || printf "%s, " "$t"; done',
+  "iptables -A INPUT -m statistic --mode random --probability 0.5 -j ACCEPT" +
+  ' 2>/dev/null || printf "iptables\x27 statistic match, "',
+  "tc qdisc replace dev lo root tbf rate 1mbit burst 16kb limit 32kb" +
+  ' 2>/dev/null || printf "tc\x27s tbf, "',
+  "ip link add probe0 type veth peer name probe1" +
+  ' 2>/dev/null || printf "veth pairs, "',
+].join("\n");
+
+/** "tcpdump, ethtool, " -> "here tcpdump and ethtool are missing". */
+function missing(list: string): string {
+  const names = list.split(", ").filter((name) => name !== "");
+  const all = names.length === 1
+    ? names[0]
+    : `${names.slice(0, -1).join(", ")} and ${names.at(-1)}`;
+  return `${all} ${names.length === 1 ? "is" : "are"} missing`;
+}
 
 /**
  * unshare's flags for an ordinary user: a user namespace in which we keep
@@ -165,18 +185,18 @@ async function probe(): Promise<"root" | "user"> {
     if (made.code === 0) {
       const tools = await run("ip", ["netns", "exec", ns, "sh", "-c", TOOLS]);
       await removeNamespace(ns);
-      if (tools.stdout.trim()) unavailable(`${tools.stdout.trim()} missing`);
+      if (tools.stdout.trim()) unavailable(missing(tools.stdout));
       return "root";
     }
     why = `root cannot make namespaces (${made.stderr.trim()})`;
   }
-  const test = `ip netns add probe && ${TOOLS}`;
+  const test = `ip netns add probe || exit 1\n${TOOLS}`;
   const inside = await run("unshare", [
     ...userns(),
     ...["sh", "-c", FRESH_RUN, "sh", "sh", "-c", test],
   ]).catch((error) => ({ code: 1, stdout: "", stderr: `${error.message}` }));
   if (inside.code === 0) {
-    if (inside.stdout.trim()) unavailable(`${inside.stdout.trim()} missing`);
+    if (inside.stdout.trim()) unavailable(missing(inside.stdout));
     return "user";
   }
   const reason = inside.stderr.trim().split("\n")[0];
