@@ -43,15 +43,15 @@ const usage = (text: string) => exit(2, `${text} (run with --help for usage)`);
 
 if (Deno.args.includes("--help")) exit(0, HELP);
 const flags = parseArgs(Deno.args, {
-  string: ["packet"],
+  string: ["packet", "_"], // "_": file names stay text, even "1"
   boolean: ["figure"],
   unknown: (arg: string) =>
     /^-./.test(arg) ? usage(`unknown argument ${JSON.stringify(arg)}`) : true,
 });
-const only = flags.packet === "all" ? 0 : Number(flags.packet ?? 0);
 if (flags.packet !== undefined && !/^([1-9]\d{0,8}|all)$/.test(flags.packet)) {
   usage("--packet must be a packet number (1, 2, ...) or all");
 }
+const only = flags.packet === "all" ? 0 : Number(flags.packet ?? 0);
 
 // Text from a capture (file names, data) may hold control characters: show
 // each one as \u{HEX}, never obey it.
@@ -127,7 +127,8 @@ function readPcapng(bytes: Uint8Array, view: DataView, name: string) {
       interfaces = []; // each section describes its own interfaces
     }
     const size = view.getUint32(at + 4, little), body = at + 8;
-    if (size < 12 || size % 4) exit(1, `${name} has a broken block at ${at}.`);
+    const least = { 1: 20, 3: 16, 6: 32 }[type] ?? 12; // the fixed fields
+    if (size < least || size % 4) exit(1, `${name} has a broken block.`);
     if (at + size > bytes.length) truncated(name, packets.length);
     const u32 = (offset: number) => view.getUint32(body + offset, little);
     if (type === 1) { // IDB: link type, 2 bytes reserved, snap length, options
@@ -151,7 +152,8 @@ function readPcapng(bytes: Uint8Array, view: DataView, name: string) {
       if (type === 6) { // interface, time (high, low 32 bits), captured, length
         const units = BigInt(u32(4)) << 32n | BigInt(u32(8));
         const time = units * 1_000_000_000n / perSecond;
-        const data = bytes.subarray(body + 20, body + 20 + u32(12));
+        const captured = Math.min(u32(12), size - 32); // (not past the end)
+        const data = bytes.subarray(body + 20, body + 20 + captured);
         packets.push({ time, link, data, length: u32(16) });
       } else { // SPB: length on the wire, then the bytes; no time
         const captured = Math.min(u32(0), snap || u32(0), size - 16);
@@ -628,11 +630,11 @@ const TAGS: Record<string, string> = {
 
 /** View 1: one line per packet, a conversation. */
 function conversation(packets: Decoded[]) {
-  const width = Math.max(...packets.map((p) => p.from.length));
+  const width = packets.reduce((most, p) => Math.max(most, p.from.length), 0);
   const used = new Set<string>();
   for (const p of packets) {
     const who = `${p.from.padStart(width)} → ${p.to.padEnd(width)}`;
-    const tags = p.tags.map((tag) => ` [${tag}]`).join("");
+    const tags = [...new Set(p.tags)].map((tag) => ` [${tag}]`).join("");
     const number = String(p.number).padStart(4);
     console.log(`${number}  ${p.when}  ${who}  ${p.what}${tags}`);
     p.tags.forEach((tag) => used.add(tag));
