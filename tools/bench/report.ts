@@ -72,11 +72,22 @@ export function format(value: number): string {
 }
 
 /** "12,345 (11,900–12,800)", or just the value for a single run. */
-export function formatSpread(value: Spread | undefined): string {
+export function formatSpread(
+  value: Spread | undefined,
+  formatOne: (value: number) => string = format,
+): string {
   if (value === undefined) return "";
-  if (value.runs.length === 1) return format(value.median);
-  return `${format(value.median)} (${format(value.min)}–${format(value.max)})`;
+  if (value.runs.length === 1 || value.min === value.max) {
+    return formatOne(value.median);
+  }
+  return `${formatOne(value.median)} (${formatOne(value.min)}–${
+    formatOne(value.max)
+  })`;
 }
+
+/** A count: a whole number (a median of two runs may end in .5). */
+const formatCount = (value: number) =>
+  Number.isInteger(value) ? value.toLocaleString("en-US") : value.toFixed(1);
 
 function formatWait(ms: number | undefined): string {
   if (ms === undefined) return "";
@@ -102,7 +113,10 @@ export function figureMarkdown(figure: Figure): string {
     const cells = [entry.server, formatSpread(entry.value)];
     if (hasCost) cells.push(formatSpread(entry.cost));
     if (hasStalls) {
-      cells.push(formatSpread(entry.stalls), formatWait(entry.longestWaitMs));
+      cells.push(
+        formatSpread(entry.stalls, formatCount),
+        formatWait(entry.longestWaitMs),
+      );
     }
     if (hasNote) cells.push(entry.note ?? "");
     lines.push(`| ${cells.join(" | ")} |`);
