@@ -462,8 +462,9 @@ function checksum(view: DataView, ip: Ip, at: number, out: Decoded) {
   // computer sees the packet before the card finishes it. Not damage.
   const unfinished = stored === fold(pseudo);
   out.tags.push(unfinished ? "checksum unfinished" : "checksum WRONG");
-  if (unfinished) return `unfinished: offload; it should be 0x${hex(should)}`;
-  return `WRONG: it should be 0x${hex(should)}; the packet was damaged`;
+  const fix = `it should be 0x${hex(should)}`;
+  if (unfinished) return `unfinished: checksum offload; ${fix}`;
+  return `WRONG: ${fix}; the packet was damaged`;
 }
 
 /** The bytes from `start` to `end`, or those of them that were captured. */
@@ -624,7 +625,7 @@ function seconds(time: bigint | null, first: bigint | null, digits: number) {
 const TAGS: Record<string, string> = {
   "cut": "the capture kept the first bytes (its snap length), not all data",
   "sent again": "a retransmission: this copy replaces one that was lost",
-  "checksum unfinished": "offload: the network card fills it in later",
+  "checksum unfinished": "checksum offload: the card fills it in later",
   "checksum WRONG": "damaged on the way: its receiver drops it",
 };
 

@@ -477,12 +477,12 @@ Deno.test("headers: loopback-offload.pcap, unfinished checksums, not damage", as
   const stdout = await headers(file);
   const lines = conversation(stdout);
   for (const line of lines) assertEquals(line.tags, ["checksum unfinished"]);
-  assertStringIncludes(stdout, "[checksum unfinished]: offload");
+  assertStringIncludes(stdout, "[checksum unfinished]: checksum offload");
   const all = details(await headers(file, "--packet", "all"));
   for (const p of all) {
     assertMatch(
       p.rows.get("TCP.Checksum")![1],
-      /^unfinished: offload; it should be 0x[0-9a-f]{4}$/,
+      /^unfinished: checksum offload; it should be 0x[0-9a-f]{4}$/,
     );
     assertEquals(p.rows.get("IPv4.Header checksum")![1], "correct");
   }
@@ -547,7 +547,10 @@ Deno.test("headers: --figure draws Figures 12.1 and 12.2 with the values", async
   assertStringIncludes(offload, "TCP header of packet 4");
   assertStringIncludes(offload, "|0|0|0|1|1|0|0|0|"); // ACK PSH
   assertMatch(offload, /\n\|\s+unfinished\s+\|/);
-  assertMatch(offload, /\nChecksum: unfinished: offload; it should be 0x/);
+  assertMatch(
+    offload,
+    /\nChecksum: unfinished: checksum offload; it should be 0x/,
+  );
 });
 
 Deno.test("headers: --packet N shows every field, and what it means", async () => {
