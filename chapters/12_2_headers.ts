@@ -478,6 +478,9 @@ function preview(data: Uint8Array, most: number): string {
   return `"${safe(text)}"${data.length > most ? "…" : ""}`;
 }
 
+// TCP (Figure 12.1; the book's text sends you to Figure 12.2, which is
+// UDP's). The book calls TCP's pieces "packages" and "datagrams": TCP sends
+// segments, each with this header; datagrams are what UDP and IP send.
 // The flags, highest bit first, as Figure 12.1 draws them.
 const FLAGS = ["CWR", "ECE", "URG", "ACK", "PSH", "RST", "SYN", "FIN"];
 
