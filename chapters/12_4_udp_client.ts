@@ -1,172 +1,117 @@
 /**
  * UDP client: one datagram out, one back (section 12.4, the book's
- * `udp_client.py`)
+ * udp_client.py)
  *
- * With UDP there is no connection to open: the client puts the server's
- * address on a datagram and sends it. Then it waits for the answer, a
- * datagram from the server's address, and prints it. Nothing guarantees
- * that either datagram arrives, so the client waits only so long.
+ * UDP has no connection to open: the client writes the server's address on
+ * a datagram and sends it, then waits for the answer from that address.
+ * Nothing promises that either one arrives, so it waits only so long.
+ * (Deno.listenDatagram needs --unstable-net; the task passes it.)
  *
- * Unstable API: UDP in Deno is still marked unstable. `Deno.listenDatagram`
- * exists only when Deno runs with `--unstable-net`; the task in deno.json
- * passes it for you.
+ *   Terminal 1                        Terminal 2
+ *   $ deno task udp-server            $ deno task udp-client
+ *   Listening on 127.0.0.1:25000      Response for 127.0.0.1
+ *   From 127.0.0.1:36957: Hi, I'm sending this message.
  *
- * Terminal 1 (the server):              Terminal 2 (the client):
+ * With no server running, or a datagram lost on the way:
+ *   $ deno task udp-client
+ *   error: No answer from 127.0.0.1:25000 within 2 s: the server may not be
+ *   running (deno task udp-server), or a datagram was lost (UDP does not
+ *   resend); try again, or wait longer with --timeout.
  *
- *   $ deno task udp-server                $ deno task udp-client
- *   Listening on 127.0.0.1:25000          Response for 127.0.0.1
- *   From 127.0.0.1:52711: Hi, I'm sending this message.
- *
- * Over IPv6: `deno task udp-server --host ::1`, then
- * `deno task udp-client --host ::1` prints `Response for ::1`. The book's
- * `udp_server.py` answers this client too. With no server running, the
- * client waits two seconds and says so in one sentence.
- *
- * Flags: --host (default 127.0.0.1), --port (default 25000, as in the
- * book), --message (default `Hi, I'm sending this message.`), --timeout
- * (seconds to wait for the answer, default 2).
- *
- * What we do differently from the book, and why:
- *
- * - The book's `socket.gethostname('localhost')` is an error:
- *   `gethostname()` takes no argument and returns this computer's name.
- *   It meant `socket.gethostbyname('localhost')`, which gives 127.0.0.1.
- *   Our default is 127.0.0.1, and `--host localhost` means the same.
- * - The book's `recvfrom` waits forever: if the server is not running, or
- *   a datagram is lost on the way (UDP does not resend), the client hangs.
- *   We wait --timeout seconds, then say what may have happened and exit 1.
- * - The book takes the first datagram that arrives, from anyone. We take
- *   only one from the server's address and port, and ignore the rest.
- * - The book receives at most 2048 bytes (`MAXSIZE`); a longer answer would
- *   be cut without a word. We receive into a 64 KiB buffer, room for any
- *   datagram.
+ * The book's udp_server.py answers it too. --host ::1 uses IPv6;
+ * --message '' sends an empty datagram.
  *
  * @module
  */
+import { parseArgs } from "@std/cli/parse-args";
 
-import {
-  describeNetworkError,
-  exitWithError,
-  formatAddress,
-  parseFlags,
-  parseHost,
-  parseSeconds,
-  parseWholeNumber,
-  usageError,
-} from "./_shared/plumbing.ts";
+const HELLO = "Hi, I'm sending this message."; // The book's message.
+const HELP = `Usage: deno task udp-client [FLAGS]
+  --host H     the server's address (default 127.0.0.1; ::1 for IPv6)
+  --port P     the server's port (default 25000)
+  --message M  what to send (default "${HELLO}")
+  --timeout S  seconds to wait for the answer (default 2; at most 99999)`;
 
-const flags = parseFlags(Deno.args, {
-  help: `
-Usage: deno task udp-client [--host HOST] [--port PORT] [--message TEXT]
-                            [--timeout SECONDS]
+/** Ends the program: code 0 prints MESSAGE (the help, or the answer) on
+ * stdout; any other code prints it as one line `error: ...` on stderr. */
+function exit(code: number, message: string): never {
+  if (code === 0) console.log(message);
+  else console.error(`error: ${message}`);
+  Deno.exit(code);
+}
+const usage = (text: string) => exit(2, `${text} (run with --help for usage)`);
 
-Sends one datagram to the UDP server and prints the answer.
-
-  --host HOST        server's address (default 127.0.0.1; ::1 for IPv6)
-  --port PORT        server's port (default 25000)
-  --message TEXT     what to send (default "Hi, I'm sending this message.")
-  --timeout SECONDS  how long to wait for the answer (default 2)`,
+if (Deno.args.includes("--help")) exit(0, HELP);
+// `--message ''` hands parseArgs an empty word, which it would report as a
+// stray argument. Without it, `--message` has no value: parseArgs then gives
+// the empty string, and we send an empty datagram, as asked.
+const flags = parseArgs(Deno.args.filter((arg) => arg !== ""), {
   string: ["host", "port", "message", "timeout"],
-  defaults: {
-    host: "127.0.0.1",
-    port: "25000",
-    message: "Hi, I'm sending this message.",
-    timeout: "2",
-  },
+  default: { host: "127.0.0.1", port: "25000", message: HELLO, timeout: "2" },
+  unknown: (arg: string) => usage(`unknown argument ${JSON.stringify(arg)}`),
 });
-// What the book meant by gethostbyname('localhost'): 127.0.0.1.
-const given = parseHost(flags.host);
-const hostname = given === "localhost" ? "127.0.0.1" : given;
-// A datagram needs a real port to go to: 0 means "any" only when binding.
-const port = parseWholeNumber(flags.port, "--port", 1, 65535);
-const seconds = parseSeconds(flags.timeout, "--timeout");
-const server = { hostname, port, server: "deno task udp-server" };
-
-/** The most data one UDP datagram can carry over IPv4. */
-const MAX_DATAGRAM = 65_507;
-
+// The book's gethostname('localhost') is an error: gethostname() takes no
+// argument and gives this computer's name. It meant gethostbyname(
+// 'localhost'), which gives 127.0.0.1; so does our --host localhost.
+const given = flags.host.replace(/^\[(.*)\]$/, "$1"); // [::1] means ::1
+const host = given === "localhost" ? "127.0.0.1" : given;
+const port = /^[1-9]\d{0,4}$/.test(flags.port) ? Number(flags.port) : NaN;
+// Below 100000 s: setTimeout cannot wait longer than about 24 days.
+const seconds = /^\d{1,5}(\.\d+)?$/.test(flags.timeout) ? +flags.timeout : 0;
 const message = new TextEncoder().encode(flags.message);
-if (message.length > MAX_DATAGRAM) {
-  usageError(
-    `--message is ${message.length} bytes, more than the ${MAX_DATAGRAM} ` +
-      `one UDP datagram can carry`,
-  );
-}
+// No zones (fe80::1%eth0): we do not support them.
+if (!/^[\w.:-]+$/.test(host)) usage("--host must be a name or an address");
+if (!(port <= 65535)) usage("--port must be a whole number from 1 to 65535");
+if (!(seconds > 0)) usage("--timeout must be a number of seconds above 0");
+// One datagram carries at most 65,507 bytes over IPv4.
+if (message.length > 65507) usage("--message must be 65507 bytes at most");
 
-// Deno has no socket that is not bound to an address, so unlike Python we
-// bind our own socket before sending. Port 0 lets the operating system pick
-// a free port for us, which is what Python's `sendto` does silently on an
-// unbound socket. The address must be of the server's family (IPv4 or
-// IPv6): a loopback address when the server is on this computer, else the
-// "any" address of that family, which needs its own --allow-net.
-const isIPv6 = hostname.includes(":");
-const isLoopback = hostname === "::1" || /^127\.\d+\.\d+\.\d+$/.test(hostname);
-const local = isLoopback
-  ? (isIPv6 ? "::1" : "127.0.0.1")
-  : (isIPv6 ? "::" : "0.0.0.0");
+// IPv6 addresses go in brackets next to a port, as in URLs: [::1]:25000.
+// (Deno takes an address in brackets too, and --allow-net wants them.)
+const ipv6 = host.includes(":");
+const url = ipv6 ? `[${host}]` : host;
+// Deno has no socket that is not bound, so unlike Python we bind our own
+// first, to port 0: any free port, which the book's sendto() picks for it
+// silently. Its address: the server's own when that is this computer (then
+// no other computer can send to us), else the "any" address of the
+// server's family, which --allow-net must then name too.
+const here = host === "127.0.0.1" || host === "::1";
+const hostname = here ? url : (ipv6 ? "[::]" : "0.0.0.0");
+const isIP = ipv6 || /^[\d.]+$/.test(host); // an address, not a name
+const noAnswer =
+  `No answer from ${url}:${port} within ${seconds} s: the server may not be running (deno task udp-server), or a datagram was lost (UDP does not resend); try again, or wait longer with --timeout.`;
+const notAllowed =
+  `Deno was not allowed to reach ${url}:${port} (to allow it: deno run --unstable-net --allow-net=${url},${hostname} chapters/12_4_udp_client.ts --host ${host} --port ${port})`;
+const noName =
+  `Could not find the address of "${host}" (the name does not resolve).`;
 
-let socket: Deno.DatagramConn;
+// The server's text could hold control characters (ESC starts the
+// sequences that clear a screen): show each as its number, never obey it.
+const unsafe = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu;
+const escape = (c: string) => `\\u{${c.codePointAt(0)!.toString(16)}}`;
+
 try {
-  socket = Deno.listenDatagram({ transport: "udp", hostname: local, port: 0 });
-} catch (error) {
-  if (error instanceof Deno.errors.NotCapable) {
-    const flagHost = isIPv6 ? `[${hostname}]` : hostname;
-    exitWithError(
-      `Deno was not given permission to use the network at ` +
-        `${formatAddress(server)}. The deno.json tasks allow only this ` +
-        `computer; to go further, run deno run --unstable-net ` +
-        `--allow-net=${flagHost},${isIPv6 ? "[::]" : "0.0.0.0"} ` +
-        `chapters/12_4_udp_client.ts (see README.md).`,
-    );
-  }
-  exitWithError(describeNetworkError(error, { hostname: local, port: 0 }));
-}
-
-/**
- * Is `from` the server? For an IP address, it must match exactly. A host
- * name may stand for several addresses and Deno does not tell us which one
- * it sent to, so then we can only check the port.
- */
-function isServer(from: Deno.NetAddr): boolean {
-  const isIPAddress = isIPv6 || /^\d+\.\d+\.\d+\.\d+$/.test(hostname);
-  return from.port === port && (!isIPAddress || from.hostname === hostname);
-}
-
-// If no answer comes in time, closing the socket makes the `receive` we
-// wait in fail at once, so no operation is left waiting.
-let timedOut = false;
-const timer = setTimeout(() => {
-  timedOut = true;
-  socket.close();
-}, seconds * 1000);
-
-const buffer = new Uint8Array(64 * 1024);
-let answer: Uint8Array;
-try {
-  // Like the book's `sendto`: the data, and where it should go.
-  await socket.send(message, { transport: "udp", hostname, port });
-  while (true) {
-    const [data, from] = await socket.receive(buffer);
-    if (isServer(from as Deno.NetAddr)) {
-      answer = data;
-      break;
-    }
-    // Anyone can send a datagram to our port; this one is not the answer.
+  // The book's recvfrom() waits for ever: with no server, or a datagram
+  // lost on the way, the client hangs. We give up after --timeout seconds
+  // (that bounds a slow name lookup too).
+  setTimeout(() => exit(1, noAnswer), seconds * 1000);
+  const socket = Deno.listenDatagram({ transport: "udp", hostname, port: 0 });
+  // The book's sendto(): the data, and the address it should go to.
+  await socket.send(message, { transport: "udp", hostname: host, port });
+  // Each turn of the loop waits for the next datagram: the book's
+  // recvfrom(2048), which cuts a longer datagram without a word. Deno's
+  // loop takes up to 65,507 bytes, any datagram over IPv4. (Over IPv6 one
+  // may carry 65,527 bytes: the rest would be cut. Our answers are short.)
+  for await (const [data, sender] of socket) {
+    const from = sender as Deno.NetAddr;
+    // Anyone can send to our port: only a datagram from the server is the
+    // answer (from its address; a name may stand for several, so for a
+    // name we can check only the port).
+    if (from.port !== port || (isIP && from.hostname !== host)) continue;
+    exit(0, new TextDecoder().decode(data).replace(unsafe, escape));
   }
 } catch (error) {
-  if (timedOut) {
-    exitWithError(
-      `No answer from ${formatAddress(server)} within ${seconds} ` +
-        `second${seconds === 1 ? "" : "s"}; UDP promises nothing, so the ` +
-        `server may not be running (start it with: deno task udp-server), ` +
-        `or the message or its answer was lost (try again, or wait longer ` +
-        `with --timeout).`,
-    );
-  }
-  exitWithError(describeNetworkError(error, server));
+  if (error instanceof Deno.errors.NotCapable) exit(1, notAllowed);
+  if (String(error).includes("failed to lookup address")) exit(1, noName);
+  exit(1, `${url}:${port}: ${error}`);
 }
-clearTimeout(timer);
-socket.close();
-
-// The book decodes the answer as UTF-8, and so do we.
-console.log(new TextDecoder().decode(answer));

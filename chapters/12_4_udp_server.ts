@@ -1,243 +1,126 @@
 /**
- * UDP server: answers each datagram (section 12.4, the book's `udp_server.py`)
+ * UDP server: answers each datagram (section 12.4, the book's udp_server.py)
  *
- * UDP has no connections. A UDP server binds a port and waits for
- * datagrams: self-contained messages, each arriving whole or not at all,
- * with the sender's address attached. This server prints each message and
- * sends one datagram back to the address it came from:
- * `Response for 127.0.0.1` (the sender's IP address).
+ * UDP has no connections: a server binds a port and receives datagrams,
+ * whole messages with their sender's address. This one prints each one
+ * and answers the sender. (Deno.listenDatagram needs --unstable-net.)
  *
- * Unstable API: UDP in Deno is still marked unstable. `Deno.listenDatagram`
- * exists only when Deno runs with `--unstable-net`; the task in deno.json
- * passes it for you.
- *
- * Terminal 1 (the server):
- *
+ * Terminal 1:
  *   $ deno task udp-server
  *   Listening on 127.0.0.1:25000
- *   From 127.0.0.1:52711: Hi, I'm sending this message.
- *   From 127.0.0.1:40390: Hi, I'm sending this message.
- *
- * Terminal 2 (clients):
- *
+ *   From 127.0.0.1:36957: Hi, I'm sending this message.
+ *   From 127.0.0.1:43308: Hi, I'm sending this message.
+ *   ^CServer stopped (SIGINT).
+ * Terminal 2, meanwhile:
  *   $ deno task udp-client
  *   Response for 127.0.0.1
- *   $ python3 udp_client.py          # the book's client, slip fixed (below)
+ *   $ python3 udp_client.py
  *   Response for 127.0.0.1
  *
- * The book's own `udp_client.py` talks to this server, once its one slip
- * is fixed: `socket.gethostname('localhost')` must read
- * `socket.gethostbyname('localhost')`. Netcat works too:
- * `echo -n hello | nc -u -w1 127.0.0.1 25000`. Ctrl-C stops the server.
- *
- * Flags: --host (default 127.0.0.1; --host ::1 for IPv6, where the answer
- * is `Response for ::1`), --port (default 25000, as in the book; --port 0
- * lets the operating system pick a free port, printed on the first line).
- *
- * What we do differently from the book, and why:
- *
- * - The book binds to `""`, which means every network of the computer:
- *   anyone who can reach the machine can send it datagrams. We bind to
- *   127.0.0.1 ("this computer only"); `--host 0.0.0.0` opens it to every
- *   network when you decide so (see README.md).
- * - The book receives with `recvfrom(2048)`. A datagram longer than 2048
- *   bytes is not split in two: the rest of it is silently thrown away. One
- *   UDP datagram can carry up to 65,507 bytes over IPv4 (65,527 over IPv6),
- *   so we receive into a 64 KiB buffer, large enough for any of them.
- *   (The log shows the length of a long one and its first 200 characters.)
- * - The book decodes with `'ascii'`: a single byte above 127 (an "é", say)
- *   raises an error and the server is gone. We decode UTF-8 and turn bytes
- *   that are not text into "�"; a strange datagram is printed, never fatal.
- * - The book prints what peers send as it is. Text can hold control
- *   characters, and ESC `[2J` tells a terminal to clear the screen: a peer
- *   could write on our screen. We print control characters as Python's
- *   repr would, `\x1b`, `\n`, so the log shows exactly what came in.
- * - A datagram may be empty: zero bytes is a legal message (programs send
- *   one to ask "are you there?"). We log it and answer it like any other.
- * - When answering one peer fails, the book's server dies; ours logs one
- *   line and goes on serving the others.
- * - The book prints each message as it comes. Printing is the slowest thing
- *   this server does, so we collect the lines and print them together a
- *   few milliseconds later (see `log` below): too soon for you to notice,
- *   and under load it keeps up with many thousand datagrams a second.
+ * That is the book's udp_client.py with its slip fixed: it calls
+ * gethostname('localhost'), an error; it meant gethostbyname('localhost').
+ * --host ::1 listens on IPv6; --port 0 picks a free port.
  *
  * @module
  */
+import { parseArgs } from "@std/cli/parse-args";
 
-import {
-  describeNetworkError,
-  exitWithError,
-  formatAddress,
-  onCtrlC,
-  parseFlags,
-  parseHost,
-  parsePort,
-  printListening,
-} from "./_shared/plumbing.ts";
+const HELP = `Usage: deno task udp-server [--host HOST] [--port PORT]
+  --host HOST  address to listen on (default 127.0.0.1; ::1 for IPv6)
+  --port PORT  port to listen on (default 25000; 0 = any free port)`;
 
-const flags = parseFlags(Deno.args, {
-  help: `
-Usage: deno task udp-server [--host HOST] [--port PORT]
+/** Ends the program: with the help (code 0), or with one line on stderr. */
+function exit(code: number, message: string): never {
+  if (code === 0) console.log(message);
+  else console.error(`error: ${message}`);
+  Deno.exit(code);
+}
+const usage = (text: string) => exit(2, `${text} (run with --help for usage)`);
 
-Prints every datagram that arrives and answers "Response for SENDER'S-IP".
-
-  --host HOST   address to listen on (default 127.0.0.1; ::1 for IPv6)
-  --port PORT   port to listen on (default 25000; 0 = any free port)`,
+if (Deno.args.includes("--help")) exit(0, HELP);
+const flags = parseArgs(Deno.args, {
   string: ["host", "port"],
-  defaults: { host: "127.0.0.1", port: "25000" },
+  default: { host: "127.0.0.1", port: "25000" },
+  unknown: (arg: string) => usage(`unknown argument ${JSON.stringify(arg)}`),
 });
-const hostname = parseHost(flags.host);
-const port = parsePort(flags.port);
+const hostname = flags.host.replace(/^\[(.*)\]$/, "$1"); // [::1] means ::1
+const port = /^\d{1,5}$/.test(flags.port) ? Number(flags.port) : NaN;
+// Letters, digits, dots, colons and dashes: no brackets left over, no
+// control characters, and no IPv6 zones (fe80::1%eth0), which we do not
+// support.
+if (!/^[\w.:-]+$/.test(hostname)) usage("--host must be a name or an address");
+if (!(port <= 65535)) usage("--port must be a whole number from 0 to 65535");
 
-// The book creates a SOCK_DGRAM socket and binds it. `Deno.listenDatagram`
-// does both in one call; `transport: "udp"` is what makes it a UDP socket.
-let socket: Deno.DatagramConn;
+// Ctrl-C (SIGINT), `kill` (SIGTERM) and closing the terminal (SIGHUP) stop
+// the server: they close the socket, which ends the loop at the bottom. No
+// grace period is needed: each answer is one datagram, sent whole at once,
+// so nothing is left half done. A second abort does nothing, which matters:
+// `deno task` passes one Ctrl-C on twice, a millisecond apart.
+const stop = new AbortController();
+const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const; // Windows: SIGINT
+for (const signal of signals.slice(0, Deno.build.os === "windows" ? 1 : 3)) {
+  Deno.addSignalListener(signal, () => stop.abort(signal));
+}
+
+/** `127.0.0.1:25000`, or `[::1]:25000` for IPv6, as in URLs. */
+const address = ({ hostname, port }: Deno.NetAddr) =>
+  hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
+
+// The book prints what a peer sent as it came. But a peer can send the ESC
+// sequences that clear a screen, a line break and a fake log line, bidi
+// controls that turn text around... So every control, format or separator
+// character is shown as its number, ESC as \u{1b}: shown, never obeyed.
+const unsafe = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu;
+const escape = (c: string) => `\\u{${c.codePointAt(0)!.toString(16)}}`;
+
+// The book's recvfrom(2048) silently throws away all but the first 2048
+// bytes of a longer datagram (UDP never splits one across two receives). A
+// datagram carries up to 65,507 bytes over IPv4, 65,527 over IPv6: this
+// buffer, reused for each one, holds any of them whole.
+const buffer = new Uint8Array(65527), encoder = new TextEncoder();
+
+/** What a datagram says, for the log: its first 200 characters at most. */
+function show(data: Uint8Array): string {
+  // The book decodes 'ascii', which fails on the first byte above 127 (an
+  // "é", say), and the server is gone. We decode UTF-8, and bytes that are
+  // not UTF-8 become "�" instead of an error. The spread makes a list of
+  // characters (code points): cutting it never cuts a character in two.
+  const chars = [...new TextDecoder().decode(data)];
+  // Zero bytes is a legal datagram too ("are you there?"); we answer it.
+  if (chars.length === 0) return " (empty datagram)";
+  if (chars.length <= 200) return `: ${chars.join("")}`;
+  return ` (${data.length} bytes): ${chars.slice(0, 200).join("")}…`;
+}
+
 try {
-  socket = Deno.listenDatagram({ transport: "udp", hostname, port });
+  // The book's socket(AF_INET, SOCK_DGRAM) and bind() in one call. The book
+  // binds to "", every network of the computer: anyone who can reach it can
+  // send it datagrams. 127.0.0.1 is this computer only. To open it, run
+  // deno run --unstable-net --allow-net chapters/12_4_udp_server.ts --host
+  // 0.0.0.0 (--allow-net for every address: it answers whoever sends).
+  const socket = Deno.listenDatagram({ transport: "udp", hostname, port });
+  console.log(`Listening on ${address(socket.addr as Deno.NetAddr)}`);
+  stop.signal.onabort = () => socket.close(); // That ends the loop below.
+  while (!stop.signal.aborted) {
+    try {
+      // The book's recvfrom(): the next datagram, and who sent it. (Deno's
+      // `for await (const [data, from] of socket)` does this too, but into
+      // a new 65,507-byte buffer each time, and it ends at the first error.)
+      const [data, sender] = await socket.receive(buffer);
+      const peer = sender as Deno.NetAddr;
+      console.log(`From ${address(peer)}${show(data)}`.replace(unsafe, escape));
+      // The book's sendto(): the answer goes to the address it came from.
+      await socket.send(encoder.encode(`Response for ${peer.hostname}`), peer);
+    } catch (error) {
+      // The book's server dies when one answer fails. Ours logs one line and
+      // goes on: one peer we cannot answer (or, on Windows, an earlier answer
+      // that found no one) is no reason to stop serving everyone else. When
+      // we closed the socket ourselves, we are stopping: nothing to log.
+      if (!stop.signal.aborted) console.error(`Could not answer: ${error}`);
+    }
+  }
 } catch (error) {
-  exitWithError(describeNetworkError(error, { hostname, port }));
+  const inUse = `Port ${port} on ${hostname} is in use by another program.`;
+  exit(1, error instanceof Deno.errors.AddrInUse ? inUse : `${error}`);
 }
-printListening(socket.addr);
-
-// Ctrl-C closes the socket; the `receive` we are waiting in then fails
-// with "interrupted", which ends the loop at the bottom.
-onCtrlC(() => socket.close());
-
-/** Room for the largest datagram there is (65,527 bytes, over IPv6). */
-const buffer = new Uint8Array(64 * 1024);
-
-// A datagram of 65,507 bytes is a wall of text; we show its beginning.
-const LONGEST_SHOWN = 200;
-
-// `fatal: false` (the default) is what turns bad bytes into "�" instead of
-// throwing, as Python's decode(errors="replace") would.
-const decoder = new TextDecoder("utf-8", { fatal: false });
-const encoder = new TextEncoder();
-
-// Control characters: C0 (0x00-0x1f, ESC is 0x1b), DEL (0x7f), and C1
-// (0x80-0x9f, which some terminals also obey).
-// deno-lint-ignore no-control-regex -- finding them is the point.
-const CONTROL = /[\x00-\x1f\x7f-\x9f]/g;
-const NAMED: Record<string, string> = { "\t": "\\t", "\n": "\\n", "\r": "\\r" };
-
-/** `text` with every control character written out, like `\x1b`. */
-function printable(text: string): string {
-  return text.replace(
-    CONTROL,
-    (char) =>
-      NAMED[char] ?? `\\x${char.charCodeAt(0).toString(16).padStart(2, "0")}`,
-  );
-}
-
-/** The log line for one datagram: who sent it, and what it says. */
-function describeDatagram(data: Uint8Array, sender: Deno.NetAddr): string {
-  const from = formatAddress(sender);
-  if (data.length === 0) return `From ${from} (empty datagram)`;
-  const text = decoder.decode(data);
-  if (text.length <= LONGEST_SHOWN) return `From ${from}: ${printable(text)}`;
-  // toWellFormed: the cut may fall inside a character written as two
-  // UTF-16 units (an emoji, say); this makes that half a "�".
-  const start = printable(text.slice(0, LONGEST_SHOWN).toWellFormed());
-  return `From ${from} (${data.length} bytes, the first ` +
-    `${LONGEST_SHOWN} characters shown): ${start}…`;
-}
-
-// Printing is the slowest thing this server does. Each console.log is a
-// system call, and whoever reads our output (a terminal, a pipe, a log
-// file) wakes up for each line. So we collect the lines and write them
-// together: 10 ms after the first one, or at once when 256 have piled up.
-// A person cannot see 10 ms, and under load one write carries hundreds of
-// lines. (Python's print does the same when its output is not a terminal.)
-let lines: string[] = [];
-let flushTimer: ReturnType<typeof setTimeout> | undefined;
-
-/** Prints `line` soon, together with the lines that come after it. */
-function log(line: string): void {
-  lines.push(line);
-  if (lines.length >= 256) flushLog();
-  else flushTimer ??= setTimeout(flushLog, 10);
-}
-
-/** Writes out the lines collected so far. */
-function flushLog(): void {
-  clearTimeout(flushTimer);
-  flushTimer = undefined;
-  if (lines.length === 0) return;
-  const bytes = encoder.encode(lines.join("\n") + "\n");
-  lines = [];
-  try {
-    // Like conn.write, writeSync may write only part: loop until done.
-    let written = 0;
-    while (written < bytes.length) {
-      written += Deno.stdout.writeSync(bytes.subarray(written));
-    }
-  } catch {
-    exitWithError(
-      "Could not print the log (standard output was closed); stopping.",
-    );
-  }
-}
-
-// "Response for 127.0.0.1" is the same bytes for every datagram from the
-// same address, so we encode it again only when the address changes.
-let lastAddress = "";
-let response = new Uint8Array(0);
-
-while (true) {
-  let data: Uint8Array;
-  let sender: Deno.NetAddr;
-  try {
-    // `receive` waits for the next datagram and returns it, together with
-    // the sender's address, like the book's `recvfrom`. Given our buffer,
-    // it fills that one; without it, Deno would allocate a new 65,507-byte
-    // buffer for every datagram (and cut IPv6 datagrams at that size).
-    // `data` is a view into `buffer`, valid until the next receive.
-    [data, sender] = await socket.receive(buffer) as [
-      Uint8Array,
-      Deno.NetAddr,
-    ];
-  } catch (error) {
-    if (
-      error instanceof Deno.errors.BadResource ||
-      error instanceof Deno.errors.Interrupted
-    ) {
-      break; // The socket was closed: Ctrl-C.
-    }
-    // Some systems report here that an earlier answer could not be
-    // delivered. That is about one peer, not about us: log it, go on.
-    flushLog();
-    console.error(`Could not receive: ${describeNetworkError(error)}`);
-    continue;
-  }
-
-  if (sender.hostname !== lastAddress) {
-    lastAddress = sender.hostname;
-    response = encoder.encode(`Response for ${sender.hostname}`);
-  }
-  // We answer first and print second: the client is waiting for the
-  // answer, not for our screen.
-  let failure: unknown = undefined;
-  try {
-    await socket.send(response, sender);
-  } catch (error) {
-    failure = error;
-  }
-  log(describeDatagram(data, sender));
-  if (failure !== undefined) {
-    if (
-      failure instanceof Deno.errors.BadResource ||
-      failure instanceof Deno.errors.Interrupted
-    ) {
-      break; // The socket was closed: Ctrl-C.
-    }
-    // One peer we cannot answer (its address is unreachable, say) is no
-    // reason to stop answering the others.
-    flushLog();
-    console.error(
-      `Could not answer ${formatAddress(sender)}: ` +
-        describeNetworkError(failure, sender),
-    );
-  }
-}
-flushLog();
-console.log("Server stopped.");
+console.log(`Server stopped (${stop.signal.reason}).`);

@@ -47,6 +47,11 @@ async function receiveWithin(
   }
 }
 
+/** What a peer may send to write on our terminal, and how it must show. */
+const HOSTILE = "\x1b[2J\u009b31mred\u202eevil\u200bhidden\u2028x\x7f\x07";
+const HOSTILE_SHOWN =
+  "\\u{1b}[2J\\u{9b}31mred\\u{202e}evil\\u{200b}hidden\\u{2028}x\\u{7f}\\u{7}";
+
 Deno.test("udp-client and udp-server: message out, Response for 127.0.0.1 back", async () => {
   await using server = TaskProcess.start("udp-server", ["--port", "0"]);
   const address = await server.listening();
@@ -67,9 +72,9 @@ Deno.test("udp-client and udp-server: message out, Response for 127.0.0.1 back",
   assertEquals(stopped.stdout.split("\n"), [
     `Listening on 127.0.0.1:${address.port}`,
     stopped.stdout.split("\n")[1],
-    "Server stopped.",
+    "Server stopped (SIGINT).",
   ]);
-  assertEquals(stopped.stderr, "Stopping (Ctrl-C).");
+  assertEquals(stopped.stderr, "");
 });
 
 Deno.test("udp-client and udp-server over IPv6: Response for ::1", async () => {
@@ -132,10 +137,9 @@ Deno.test("udp-client with no answer: the timeout sentence, exit 1", async () =>
   assertEquals(client.stdout, "");
   assertEquals(
     client.stderr,
-    `error: No answer from 127.0.0.1:${port} within 0.5 seconds; UDP ` +
-      `promises nothing, so the server may not be running (start it with: ` +
-      `deno task udp-server), or the message or its answer was lost (try ` +
-      `again, or wait longer with --timeout).`,
+    `error: No answer from 127.0.0.1:${port} within 0.5 s: the server may ` +
+      `not be running (deno task udp-server), or a datagram was lost (UDP ` +
+      `does not resend); try again, or wait longer with --timeout.`,
   );
   assert(elapsed >= 500, `gave up after ${elapsed} ms, before 0.5 s`);
   // The datagram did arrive: the client sent it before waiting.
@@ -161,6 +165,24 @@ Deno.test("udp-client ignores datagrams that do not come from the server", async
   }
 });
 
+// Issue 9.5: the client used to print the server's bytes raw, so a server
+// could clear the screen, write C1 controls (U+009B is a one-byte CSI), turn
+// text around (U+202E), hide text (U+200B) or break lines (U+2028).
+Deno.test("udp-client shows a server's control characters instead of obeying them", async () => {
+  using fake = testSocket();
+  const port = (fake.addr as Deno.NetAddr).port;
+  const client = TaskProcess.start("udp-client", ["--port", `${port}`]);
+  try {
+    const [, clientAddress] = await receiveWithin(fake);
+    await fake.send(encoder.encode(HOSTILE), clientAddress);
+    const result = await client.finished();
+    assertEquals(result.code, 0, result.stderr);
+    assertEquals(result.stdout, HOSTILE_SHOWN);
+  } finally {
+    await client[Symbol.asyncDispose]();
+  }
+});
+
 Deno.test("udp-server answers empty, 65,507-byte, non-UTF-8 and escape-laden datagrams", async () => {
   await using server = TaskProcess.start("udp-server", ["--port", "0"]);
   const address = await server.listening();
@@ -172,8 +194,12 @@ Deno.test("udp-server answers empty, 65,507-byte, non-UTF-8 and escape-laden dat
     [new Uint8Array(0), `From ${me} (empty datagram)`],
     [
       encoder.encode("A".repeat(65_507)),
-      `From ${me} (65507 bytes, the first 200 characters shown): ` +
-      `${"A".repeat(200)}…`,
+      `From ${me} (65507 bytes): ${"A".repeat(200)}…`,
+    ],
+    // 300 emoji, each two UTF-16 units: the first 200 characters, whole.
+    [
+      encoder.encode("😀".repeat(300)),
+      `From ${me} (1200 bytes): ${"😀".repeat(200)}…`,
     ],
     // "foo", then two bytes that are not UTF-8: shown as "�".
     [
@@ -183,8 +209,10 @@ Deno.test("udp-server answers empty, 65,507-byte, non-UTF-8 and escape-laden dat
     // Clear-screen, a line break and a bell: written out, not obeyed.
     [
       encoder.encode("\x1b[2Jhello\nFrom 6.6.6.6:6: fake\x07"),
-      `From ${me}: \\x1b[2Jhello\\nFrom 6.6.6.6:6: fake\\x07`,
+      `From ${me}: \\u{1b}[2Jhello\\u{a}From 6.6.6.6:6: fake\\u{7}`,
     ],
+    // Issue 9.5: C1, bidi, zero-width and U+2028 too, not only C0.
+    [encoder.encode(HOSTILE), `From ${me}: ${HOSTILE_SHOWN}`],
   ];
   for (const [datagram, logLine] of cases) {
     await socket.send(datagram, target);
@@ -202,7 +230,7 @@ Deno.test("udp-server answers empty, 65,507-byte, non-UTF-8 and escape-laden dat
   assertEquals(stopped.code, 0);
   // One line per datagram: nothing a peer sent broke a line in two.
   assertEquals(stopped.stdout.split("\n").length, 1 + cases.length + 1 + 1);
-  assertEquals(stopped.stderr, "Stopping (Ctrl-C).");
+  assertEquals(stopped.stderr, "");
 });
 
 Deno.test("udp-server answers every one of 300 datagrams sent in quick bursts", async () => {
@@ -234,6 +262,36 @@ Deno.test("udp-server answers every one of 300 datagrams sent in quick bursts", 
   assertEquals(logged, Array.from({ length: 300 }, (_, i) => i));
 });
 
+// Issue 9.2: `kill` (SIGTERM) and a closed terminal (SIGHUP) stop the server
+// as Ctrl-C does, and the last line names the signal that came.
+for (const signal of ["SIGTERM", "SIGHUP"] as const) {
+  Deno.test(`udp-server stops cleanly on ${signal}, and says so`, async () => {
+    await using server = TaskProcess.start("udp-server", ["--port", "0"]);
+    const address = await server.listening();
+    const client = await runTask("udp-client", ["--port", `${address.port}`]);
+    assertEquals(client.stdout, "Response for 127.0.0.1");
+    server.kill(signal);
+    const stopped = await server.finished();
+    assertEquals([stopped.code, stopped.signal], [0, null]);
+    assertMatch(
+      stopped.stdout,
+      new RegExp(`\nServer stopped \\(${signal}\\)\\.$`),
+    );
+    assertEquals(stopped.stderr, "");
+  });
+}
+
+Deno.test("udp-server: one Ctrl-C that arrives twice (deno task) is still a clean stop", async () => {
+  await using server = TaskProcess.start("udp-server", ["--port", "0"]);
+  await server.listening();
+  server.kill("SIGINT");
+  server.kill("SIGINT");
+  const stopped = await server.finished();
+  assertEquals(stopped.code, 0, stopped.stderr);
+  assertMatch(stopped.stdout, /\nServer stopped \(SIGINT\)\.$/);
+  assertEquals(stopped.stderr, "");
+});
+
 Deno.test("udp-server: port already in use -> one sentence, exit 1", async () => {
   using taken = testSocket();
   const port = (taken.addr as Deno.NetAddr).port;
@@ -242,17 +300,22 @@ Deno.test("udp-server: port already in use -> one sentence, exit 1", async () =>
   assertEquals(result.stdout, "");
   assertEquals(
     result.stderr,
-    `error: Port ${port} on 127.0.0.1 is already in use by another ` +
-      `program. Stop that program, or choose another port with --port ` +
-      `(--port 0 picks a free one).`,
+    `error: Port ${port} on 127.0.0.1 is in use by another program.`,
   );
 });
 
-Deno.test("udp-client to a host outside --allow-net names the flag, exit 1", async () => {
+Deno.test("udp-client to a host outside --allow-net gives the flags to add, exit 1", async () => {
   const result = await runTask("udp-client", ["--host", "127.0.0.2"]);
   assertEquals(result.code, 1);
-  assertEquals(result.stderr.split("\n").length, 1);
-  assertMatch(result.stderr, /--allow-net=127\.0\.0\.2 /);
+  assertEquals(result.stdout, "");
+  // Another host: our own socket is bound to 0.0.0.0, which needs the flag
+  // too, and the task does not give it.
+  assertEquals(
+    result.stderr,
+    "error: Deno was not allowed to reach 127.0.0.2:25000 (to allow it: " +
+      "deno run --unstable-net --allow-net=127.0.0.2,0.0.0.0 " +
+      "chapters/12_4_udp_client.ts --host 127.0.0.2 --port 25000)",
+  );
 });
 
 for (const task of ["udp-server", "udp-client"]) {
@@ -264,42 +327,57 @@ for (const task of ["udp-server", "udp-client"]) {
 }
 
 Deno.test("udp-server and udp-client usage errors: one line each, exit 2", async () => {
-  const port = (low: number) => (text: string) =>
-    `--port must be a whole number from ${low} to 65535, not "${text}"`;
+  const port = (low: number) =>
+    `--port must be a whole number from ${low} to 65535`;
+  const host = "--host must be a name or an address";
   const cases: [string, string[], string][] = [
-    ["udp-server", ["--port", "abc"], port(0)("abc")],
-    ["udp-server", ["--port", "70000"], port(0)("70000")],
-    ["udp-server", ["--port", "-1"], port(0)("-1")],
-    ["udp-server", ["--colour"], 'unknown flag "--colour"'],
-    ["udp-server", ["extra"], 'unexpected argument "extra"'],
-    ["udp-client", ["--port", "0"], port(1)("0")],
-    ["udp-client", ["--port", "x"], port(1)("x")],
+    ["udp-server", ["--port", "abc"], port(0)],
+    ["udp-server", ["--port", "70000"], port(0)],
+    ["udp-server", ["--port=-1"], port(0)],
+    ["udp-server", ["--colour"], 'unknown argument "--colour"'],
+    ["udp-server", ["extra"], 'unknown argument "extra"'],
+    ["udp-client", ["--port", "0"], port(1)],
+    ["udp-client", ["--port", "x"], port(1)],
+    ["udp-client", ["--port", "65536"], port(1)],
+    ["udp-client", ["extra"], 'unknown argument "extra"'],
     [
       "udp-client",
       ["--timeout", "0"],
-      '--timeout must be a number of seconds above 0, not "0"',
+      "--timeout must be a number of seconds above 0",
+    ],
+    // A wait setTimeout cannot time (it would fire at once).
+    [
+      "udp-client",
+      ["--timeout", "100000"],
+      "--timeout must be a number of seconds above 0",
     ],
     [
       "udp-client",
       ["--message", "é".repeat(32_754)],
-      "--message is 65508 bytes, more than the 65507 one UDP datagram " +
-      "can carry",
+      "--message must be 65507 bytes at most",
     ],
-    ["udp-client", ["--message"], "--message needs a value"],
-    ["udp-client", ["extra"], 'unexpected argument "extra"'],
   ];
+  // Issue 9.8: hosts that are no host at all are usage errors, for both.
+  for (const task of ["udp-server", "udp-client"]) {
+    for (const bad of ["[::1", "::1]", "[]x", "a\x1b[2Jb", "fe80::1%eth0"]) {
+      cases.push([task, ["--host", bad], host]);
+    }
+  }
   // The cases are independent: run them side by side.
   const results = await Promise.all(
     cases.map(([task, args]) => runTask(task, args)),
   );
   cases.forEach(([task, args, message], i) => {
     const result = results[i];
-    assertEquals(result.code, 2, `${task} ${args.join(" ").slice(0, 40)}`);
-    assertEquals(result.stdout, "");
+    const what = `${task} ${JSON.stringify(args).slice(0, 60)}`;
+    assertEquals(result.code, 2, what);
+    assertEquals(result.stdout, "", what);
     assertEquals(
       result.stderr,
       `error: ${message} (run with --help for usage)`,
+      what,
     );
+    assert(!result.stderr.includes("\x1b"), `${what}: a raw ESC`);
   });
 });
 
