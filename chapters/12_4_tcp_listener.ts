@@ -28,7 +28,7 @@ const HELP =
   `Usage: deno task tcp-listener [--host HOST] [--port PORT] [--timeout S]
   --host HOST  the server's address (default 127.0.0.1; ::1 for IPv6)
   --port PORT  the server's port (default 10001)
-  --timeout S  give up after S seconds (default 10)`;
+  --timeout S  give up after S seconds (default 10; at most a day)`;
 
 /** Ends the program: with the help (code 0), or with one line on stderr. */
 function exit(code: number, message: string): never {
@@ -49,7 +49,9 @@ const port = /^\d{1,5}$/.test(flags.port) ? Number(flags.port) : NaN;
 const seconds = /^\d+(\.\d+)?$/.test(flags.timeout) ? Number(flags.timeout) : 0;
 if (!/^[\w.:-]+$/.test(hostname)) usage("--host must be a name or an address");
 if (!(port <= 65535)) usage("--port must be a whole number from 0 to 65535");
-if (!(seconds > 0)) usage("--timeout must be a number of seconds above 0");
+if (!(seconds > 0 && seconds <= 86400)) {
+  usage("--timeout must be a number of seconds above 0, at most 86400");
+}
 const where = `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
 
 /** One sentence for each thing that can go wrong, and what to do. */

@@ -11,12 +11,11 @@
  *   Listening on 127.0.0.1:10001           0. Hi new friend!
  *   Connection from: 127.0.0.1:41796       $ nc 127.0.0.1 10001
  *   Connection from: 127.0.0.1:41800       1. Hi new friend!
- *   ^CStopping (SIGINT).
- *   Server stopped.
+ *   ^CServer stopped (SIGINT).
  *
  * --host ::1 listens on IPv6; --port 0 lets the system pick a free port.
- * Ctrl-C stops accepting at once, lets greetings under way finish (2 s at
- * most), and a second Ctrl-C stops at once.
+ * Ctrl-C (or SIGTERM, or closing the terminal) stops accepting at once; a
+ * greeting under way gets at most 2 seconds more to finish.
  *
  * @module
  */
