@@ -99,8 +99,11 @@ export function figureMarkdown(figure: Figure): string {
   const hasCost = figure.entries.some((entry) => entry.cost);
   const hasStalls = figure.entries.some((entry) => entry.stalls);
   const hasNote = figure.entries.some((entry) => entry.note);
-  const header = ["server", `${figure.unit}`];
+  // The cost per request first: it is the headline, as it does not depend
+  // on the load generator.
+  const header = ["server"];
   if (hasCost) header.push(`CPU ${figure.costUnit}`);
+  header.push(figure.unit);
   if (hasStalls) header.push("stalls per run (> 1 s)", "longest wait");
   if (hasNote) header.push("note");
   const lines = [
@@ -110,8 +113,9 @@ export function figureMarkdown(figure: Figure): string {
     `|${header.map(() => "---").join("|")}|`,
   ];
   for (const entry of figure.entries) {
-    const cells = [entry.server, formatSpread(entry.value)];
+    const cells = [entry.server];
     if (hasCost) cells.push(formatSpread(entry.cost));
+    cells.push(formatSpread(entry.value));
     if (hasStalls) {
       cells.push(
         formatSpread(entry.stalls, formatCount),
@@ -144,6 +148,35 @@ export function targetsMarkdown(figures: Figure[]): string {
           `(${figure.title}): ${target.measured}`,
       );
     }
+  }
+  return lines.join("\n");
+}
+
+/**
+ * The headline: the CPU per request of every figure that has one, one
+ * column per server (`columns`: a heading, and the names the server goes
+ * by in the figures' entries).
+ */
+export function headlineMarkdown(
+  figures: Figure[],
+  columns: { heading: string; servers: string[] }[],
+): string {
+  const lines = [
+    "### Cost per request (CPU time of the server process, median)",
+    "",
+    `| figure | ${columns.map((c) => c.heading).join(" | ")} | unit |`,
+    `|---|${columns.map(() => "---").join("|")}|---|`,
+  ];
+  for (const figure of figures) {
+    const costs = columns.map((column) =>
+      figure.entries.find((entry) => column.servers.includes(entry.server))
+        ?.cost
+    );
+    if (costs.every((cost) => cost === undefined)) continue;
+    const cells = costs.map((cost) => cost ? format(cost.median) : "");
+    lines.push(
+      `| ${figure.title} | ${cells.join(" | ")} | ${figure.costUnit} |`,
+    );
   }
   return lines.join("\n");
 }
