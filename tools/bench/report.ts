@@ -94,6 +94,11 @@ function formatWait(ms: number | undefined): string {
   return ms >= 1000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`;
 }
 
+/** A Markdown table row; a `|` inside a cell (`nc | openssl`) is escaped. */
+function row(cells: string[]): string {
+  return `| ${cells.map((cell) => cell.replaceAll("|", "\\|")).join(" | ")} |`;
+}
+
 /** One figure as a Markdown table, with its notes and targets under it. */
 export function figureMarkdown(figure: Figure): string {
   const hasCost = figure.entries.some((entry) => entry.cost);
@@ -123,7 +128,7 @@ export function figureMarkdown(figure: Figure): string {
       );
     }
     if (hasNote) cells.push(entry.note ?? "");
-    lines.push(`| ${cells.join(" | ")} |`);
+    lines.push(row(cells));
   }
   const after: string[] = [];
   if (figure.about) after.push(figure.about);
@@ -174,9 +179,7 @@ export function headlineMarkdown(
     );
     if (costs.every((cost) => cost === undefined)) continue;
     const cells = costs.map((cost) => cost ? format(cost.median) : "");
-    lines.push(
-      `| ${figure.title} | ${cells.join(" | ")} | ${figure.costUnit} |`,
-    );
+    lines.push(row([figure.title, ...cells, figure.costUnit ?? ""]));
   }
   return lines.join("\n");
 }
