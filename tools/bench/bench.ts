@@ -53,6 +53,7 @@ import {
 import {
   allCpus,
   have,
+  killAll,
   readClockTick,
   run,
   runTimed,
@@ -1063,6 +1064,16 @@ async function chat(): Promise<void> {
     ],
     notes: [],
     targets: [],
+  });
+}
+
+// Ctrl-C (or kill): end the servers, remove the compiled programs, stop.
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+  Deno.addSignalListener(signal, async () => {
+    killAll();
+    if (native) await removeNative(native);
+    console.error(`Benchmark stopped (${signal}).`);
+    Deno.exit(130);
   });
 }
 

@@ -28,6 +28,20 @@ export interface Address {
   port: number;
 }
 
+/** Every server still running, to end them if the bench is interrupted. */
+const running = new Set<Deno.ChildProcess>();
+
+/** Ends every server still running at once (SIGKILL): for Ctrl-C. */
+export function killAll(): void {
+  for (const child of running) {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // It has ended already.
+    }
+  }
+}
+
 /** Clock ticks per second, the unit of CPU times in /proc/PID/stat. */
 let ticksPerSecond = 100;
 
@@ -61,8 +75,10 @@ export class Server {
     this.#child = child;
     this.address = address;
     this.#stderrTail = stderrTail;
+    running.add(child);
     this.#status = child.status.then((status) => {
       this.#exited = true;
+      running.delete(child);
       return status;
     });
   }

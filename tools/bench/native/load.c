@@ -376,6 +376,10 @@ static int echo(int argc, char **argv) {
   if (connect(fd, (struct sockaddr *)&server, sizeof server) != 0) {
     fail("connect");
   }
+  /* A server that stops echoing must not hang the benchmark: 10 s. */
+  struct timeval patience = {.tv_sec = 10, .tv_usec = 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &patience, sizeof patience);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &patience, sizeof patience);
   double started = now();
   struct writer writer = {.fd = fd, .total = total};
   pthread_t thread;
