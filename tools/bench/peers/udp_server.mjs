@@ -19,18 +19,18 @@ const address = (host, port) =>
 const unsafe = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu;
 const escape = (c) => `\\u{${c.codePointAt(0).toString(16)}}`;
 
+/** What a datagram says, for the log: its first 200 characters at most. */
 function show(data) {
   const chars = [...data.toString("utf8")];
-  const safe = chars.slice(0, 200).join("").replace(unsafe, escape);
-  if (chars.length > 200) {
-    return ` (${data.length} bytes, first 200 shown): ${safe}…`;
-  }
-  return data.length > 0 ? `: ${safe}` : " (empty datagram)";
+  if (chars.length === 0) return " (empty datagram)";
+  if (chars.length <= 200) return `: ${chars.join("")}`;
+  return ` (${data.length} bytes): ${chars.slice(0, 200).join("")}…`;
 }
 
 const socket = dgram.createSocket(values.host.includes(":") ? "udp6" : "udp4");
 socket.on("message", (data, peer) => {
-  console.log(`From ${address(peer.address, peer.port)}${show(data)}`);
+  const line = `From ${address(peer.address, peer.port)}${show(data)}`;
+  console.log(line.replace(unsafe, escape));
   socket.send(`Response for ${peer.address}`, peer.port, peer.address);
 });
 socket.on("error", (error) => console.error(`Skipped one: ${error}`));
