@@ -176,16 +176,22 @@ async function findPython() {
   }
 }
 
+/** The real Node.js binary too (a version manager may put a shim first). */
 async function findNode() {
   try {
-    return (await run("node", ["--version"])).stdout.trim().replace(/^v/, "");
+    const { stdout } = await run("node", [
+      "-p",
+      "process.execPath + '\\n' + process.versions.node",
+    ]);
+    const [path, version] = stdout.trim().split("\n");
+    return { path, version };
   } catch {
     return undefined;
   }
 }
 
 const python = await findPython();
-const nodeVersion = await findNode();
+const node = await findNode();
 const skipped: string[] = [];
 let native: Native | undefined;
 try {
@@ -201,7 +207,7 @@ const iperfHere = await have("iperf3", ["--version"]);
 const ncHere = await have("nc", ["-h"]);
 const opensslHere = await have("openssl", ["version"]);
 if (!python) skipped.push("python3 not found: the book's programs skipped");
-if (!nodeVersion) skipped.push("node not found: the Node.js peers skipped");
+if (!node) skipped.push("node not found: the Node.js peers skipped");
 if (!tasksetHere) {
   skipped.push("taskset not found: the pinned UDP figure skipped");
 }
@@ -212,7 +218,7 @@ if (!ncHere || !opensslHere) {
 
 const OURS = `ours (Deno ${Deno.version.deno})`;
 const BOOK = `book (Python ${python?.version})`;
-const NODE = `Node.js ${nodeVersion}`;
+const NODE = `Node.js ${node?.version}`;
 const C_REFERENCE = "C reference (trivial)";
 const C_ECHO = "C blocking echo (64 KiB reads)";
 
@@ -264,7 +270,7 @@ function bookCommand(file: string): ServerCommand {
 function nodeCommand(file: string): ServerCommand {
   return {
     peer: NODE,
-    program: "node",
+    program: node!.path,
     args: [`tools/bench/peers/${file}`, ...listenArgs],
   };
 }
@@ -293,7 +299,7 @@ function contenders(protocol: Protocol): Contender[] {
       oneClient: protocol === "echo",
     });
   }
-  if (nodeVersion) list.push({ command: nodeCommand(NODE_FILE[protocol]) });
+  if (node) list.push({ command: nodeCommand(NODE_FILE[protocol]) });
   if (native) list.push({ command: referenceCommand(protocol) });
   return list;
 }
@@ -1103,7 +1109,7 @@ const machine = {
   kernel: (await Deno.readTextFile("/proc/sys/kernel/osrelease")).trim(),
   deno: Deno.version.deno,
   v8: Deno.version.v8,
-  node: nodeVersion ?? null,
+  node: node?.version ?? null,
   python: python?.version ?? null,
   date: new Date().toISOString().slice(0, 10),
 };
