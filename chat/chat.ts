@@ -1,319 +1,269 @@
 /**
- * The chat: Activity 12.1, the program that ends the chapter
+ * Activity 12.1: a chat for two over TCP (section 12.7, the hands-on activity)
  *
- * One program that can be the server or the client of a two-person chat.
- * The server waits for one client; the client connects; then the two take
- * turns: the client writes first, and after you send a message you wait
- * for the other's reply before you can send again. Every message shows on
- * both screens as `USERNAME: TEXT`.
+ * One program is the server or the client. The server waits for one client;
+ * then the two take turns, the client first, and every message shows on both
+ * screens as `NAME: TEXT`. On the wire, each message is a line of JSON.
  *
- * Terminal 1 (alice):
- *
- *   $ deno task chat server --username alice
+ *   $ printf 'hi bob\n' | deno task chat server --username alice
  *   Listening on 127.0.0.1:10002
  *   Waiting for someone to join: deno task chat client --username NAME
  *   bob joined the chat from 127.0.0.1:52814; bob writes first.
  *   bob: hello alice
- *   alice: hi bob                 (typed after the prompt "alice: ")
- *   bob: how are you?
- *   alice: fine
+ *   alice: hi bob
  *   bob left the chat
  *   Waiting for someone to join: deno task chat client --username NAME
  *
- * Terminal 2 (bob):
- *
- *   $ deno task chat client --username bob
+ *   $ printf 'hello alice\n' | deno task chat client --username bob
  *   Joined alice's chat at 127.0.0.1:10002; you write first.
  *   bob: hello alice
  *   alice: hi bob
- *   bob: how are you?
- *   alice: fine
- *   bob left the chat             (bob typed /quit)
+ *   bob left the chat
  *
- * On a terminal, your turn shows a prompt, `alice: `, so the line you type
- * is the message line; during the other's turn a status line says whose
- * turn it is, and what you type waits for your turn. Dimmed hints, not
- * shown above, say how to leave and that typing ahead waits. With no role
- * or username on the command line, the chat asks for them.
- *
- * Leaving: `/quit` or end of input (Ctrl-D), both at your turn, or Ctrl-C
- * at any time. The other side sees `NAME left the chat`. A server whose
- * client left waits for the next one; a server whose own user left stops.
- * A second client that connects during a chat is told the server is busy.
- *
- * It works through pipes too, one message per input line, which is how the
- * tests and scripts drive it (no prompts then, only the lines above):
- *
- *   printf 'hi bob\nfine\n' | deno task chat server --username alice
- *   printf 'hello alice\nhow are you?\n' | deno task chat client --username bob
- *
- * Flags: --username NAME (1 to 32 letters, digits, "_", "." or "-"),
- * --host (default 127.0.0.1; ::1 for IPv6), --port (default 10002; the
- * server takes --port 0 to pick a free port, printed on the first line).
- *
- * The frames on the wire, and the limits, are in chat/README.md. The code
- * is in four files, read in this order: this one (the two roles),
- * conversation.ts (the hellos and the turns), protocol.ts (the frames on
- * the wire), terminal.ts (the person's side: input, screen).
- *
- * What we do differently from the book, and why:
- *
- * - The book's programs call `recv(1024)` once and take what comes back as
- *   one whole message. TCP delivers a stream of bytes, not messages: a
- *   message may arrive in pieces, or glued to the next one. Each frame here
- *   is one JSON object on one line, and we read up to the newline.
- * - The book trusts the other side. Here the peer may be any program: every
- *   line is limited in size, strictly decoded and checked, and its text is
- *   shown with control characters made visible, so that a peer cannot send
- *   escape sequences that clear your screen or rename your window.
- * - The book binds to `socket.gethostname()`; we bind to 127.0.0.1 until
- *   you choose otherwise with --host (see README.md).
- *
+ * At a terminal you type instead, after a prompt. /quit or Ctrl-D at your
+ * turn leaves, Ctrl-C at any time. Read on: conversation.ts, protocol.ts.
  * @module
  */
-
+import { parseArgs } from "@std/cli/parse-args";
+import * as screen from "./terminal.ts";
 import {
-  acceptConnections,
-  describeNetworkError,
-  exitWithError,
-  formatAddress,
-  onCtrlC,
-  parseFlags,
-  parseHost,
-  parsePort,
-  printListening,
-  usageError,
-} from "../chapters/_shared/plumbing.ts";
-import { Conversation, type Outcome } from "./conversation.ts";
-import { type Frame, USERNAME, Wire } from "./protocol.ts";
-import { InputLines, sanitize, Screen } from "./terminal.ts";
+  greetClient,
+  greetServer,
+  newChat,
+  stop,
+  talk,
+} from "./conversation.ts";
+import { close, HELLO_TIMEOUT_MS, USERNAME } from "./protocol.ts";
 
-const flags = parseFlags(Deno.args, {
-  help: `
-Usage: deno task chat server|client --username NAME [--host HOST] [--port PORT]
+const HELP =
+  `Usage: deno task chat server|client [--username NAME] [--host HOST] [--port PORT]
+  server|client    which side to be (asked at a terminal if not given)
+  --username NAME  1 to 32 letters, digits, "_", "." or "-" (asked if not given)
+  --host HOST      server: the address to listen on; client: the server's
+                   (default 127.0.0.1; ::1 for IPv6, 0.0.0.0 for the network)
+  --port PORT      the server's port (default 10002; server: 0 = any free port)
+Through a pipe, each input line is one message. Protocol: chat/README.md`;
 
-A chat for two: one side is the server and waits, the other is the client
-and connects. The client writes first, then you take turns. Every message
-shows on both sides as "NAME: TEXT". Leave with /quit, Ctrl-D or Ctrl-C.
+/** Ends the program: with the help (code 0), or with one line on stderr. */
+function exit(code: number, message: string): never {
+  if (code === 0) console.log(message);
+  else screen.warn(`error: ${message}`);
+  Deno.exit(code);
+}
+const usage = (text: string) => exit(2, `${text} (run with --help for usage)`);
 
-  server | client    which side to be (asked for on a terminal if missing)
-  --username NAME    your name: 1 to 32 letters, digits, "_", "." or "-"
-                     (asked for on a terminal if missing)
-  --host HOST        server: address to listen on; client: the server's
-                     address (default 127.0.0.1; ::1 for IPv6)
-  --port PORT        the server's port (default 10002; for the server,
-                     0 = any free port)
-
-Without a terminal (stdin a pipe), one message per input line; the role and
---username must then be given. The protocol is in chat/README.md.`,
+if (Deno.args.includes("--help")) exit(0, HELP);
+const roles = ["server", "client"];
+const flags = parseArgs(Deno.args, {
   string: ["username", "host", "port"],
-  defaults: { host: "127.0.0.1", port: "10002" },
-  positionals: 1,
+  default: { host: "127.0.0.1", port: "10002" },
+  // The role is the one word without "--"; anything else is a mistake.
+  unknown: (arg: string) =>
+    roles.includes(arg) || usage(`unknown argument ${JSON.stringify(arg)}`),
 });
-const hostname = parseHost(flags.host);
-const port = parsePort(flags.port);
+// --host takes a name or an address, [::1] meaning ::1. Zones such as
+// fe80::1%eth0 are not supported: use an address without one.
+const hostname = flags.host.replace(/^\[(.*)\]$/, "$1");
+const port = /^\d{1,5}$/.test(flags.port) ? Number(flags.port) : NaN;
+if (!/^[\w.:-]+$/.test(hostname)) usage("--host must be a name or an address");
+if (!(port <= 65535)) usage("--port must be a whole number from 0 to 65535");
+if (flags._.length > 1) usage(`give one role, "server" or "client"`);
+const nameRule = `1 to 32 letters, digits, "_", "." or "-"`;
+if (flags.username !== undefined && !USERNAME.test(flags.username)) {
+  usage(`--username must be ${nameRule}`);
+}
+// What is missing is asked for at a terminal; without one (a script, a pipe)
+// it is a mistake in the command line.
+const terminal = Deno.stdin.isTerminal();
+if (!terminal && flags._.length === 0) {
+  usage(`give the role, "server" or "client" (there is no terminal to ask)`);
+}
+if (!terminal && flags.username === undefined) {
+  usage("give --username NAME (there is no terminal to ask)");
+}
 
-// ---------------------------------------------------------------------------
-// Who we are: from the command line, or asked for on the terminal
-
-const ROLES = ["server", "client"];
-const USERNAME_RULE = `1 to 32 letters, digits, "_", "." or "-"`;
-
-/** Asks `question` on the terminal until `check` finds no problem. */
-function ask(question: string, check: (answer: string) => string): string {
+/** Asks at the terminal until the answer fits `rule`; Ctrl-D gives up. */
+function ask(question: string, rule: RegExp): string {
   while (true) {
-    // `prompt` prints the question and reads one line of the terminal;
-    // it returns null at end of input (Ctrl-D): the person gave up.
-    const answer = prompt(question);
-    if (answer === null) {
-      console.log();
-      Deno.exit(0);
-    }
-    const problem = check(answer.trim());
-    if (problem === "") return answer.trim();
-    console.log(problem);
+    const answer = prompt(question)?.trim(); // null at Ctrl-D
+    if (answer === undefined) Deno.exit(0);
+    if (rule.test(answer)) return answer;
   }
 }
+const role = flags._[0] ??
+  ask("Be the server or the client?", /^(server|client)$/);
+const me = flags.username ?? ask(`Your username (${nameRule}):`, USERNAME);
 
-const checkRole = (role: string) =>
-  ROLES.includes(role)
-    ? ""
-    : `The role must be "server" or "client", not "${sanitize(role)}".`;
-const checkUsername = (name: string) =>
-  USERNAME.test(name)
-    ? ""
-    : `A username is ${USERNAME_RULE}, not "${sanitize(name)}".`;
-
-// Asking needs a person at a terminal. Without one (a script, a pipe), a
-// missing role or name is a mistake in the command, not a question.
-const canAsk = Deno.stdin.isTerminal();
-const givenRole = flags._[0];
-if (givenRole !== undefined && checkRole(givenRole) !== "") {
-  usageError(
-    `the role must be "server" or "client", not "${sanitize(givenRole)}"`,
-  );
+// Ctrl-C (SIGINT), `kill` (SIGTERM) and closing the terminal (SIGHUP) make
+// us leave at once; the line printed names the signal. A second abort does
+// nothing: `deno task` passes one Ctrl-C on twice, a millisecond apart.
+const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const; // Windows: SIGINT
+for (const signal of signals.slice(0, Deno.build.os === "windows" ? 1 : 3)) {
+  Deno.addSignalListener(signal, () => stop.abort(signal));
 }
-if (flags.username !== undefined && checkUsername(flags.username) !== "") {
-  usageError(
-    `--username must be ${USERNAME_RULE}, not "${sanitize(flags.username)}"`,
-  );
-}
-if (!canAsk && givenRole === undefined) {
-  usageError(
-    `give the role, "server" or "client" (there is no terminal to ask for it)`,
-  );
-}
-if (!canAsk && flags.username === undefined) {
-  usageError("give --username NAME (there is no terminal to ask for it)");
-}
-const role = givenRole ??
-  ask("Be the server or the client (server/client)?", checkRole);
-const me = flags.username ?? ask("Your username:", checkUsername);
+/** `127.0.0.1:10002`, or `[::1]:10002` for IPv6, as in URLs. */
+const address = (host: string, port: number) =>
+  host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+const where = address(hostname, port);
 
-// ---------------------------------------------------------------------------
-// The person's side: what they type, and the screen
-
-// Prompts and status lines only make sense when a person reads the screen
-// and types on the keyboard; scripts get the plain lines.
-const screen = new Screen(Deno.stdin.isTerminal() && Deno.stdout.isTerminal());
-// From now on every line typed is queued for a turn, even while we wait
-// for a peer. When one arrives, the person pressed Enter.
-const input = new InputLines(Deno.stdin.readable, () => screen.lineEnded());
-
-// Ctrl-C leaves at once, whatever we are waiting for. Our own listener
-// runs first and only tidies the terminal's "^C" away, once.
-const { promise: stop, resolve: pressCtrlC } = Promise.withResolvers<void>();
-const tidy = () => {
-  Deno.removeSignalListener("SIGINT", tidy);
-  screen.interrupted();
-};
-Deno.addSignalListener("SIGINT", tidy);
-
-if (role === "server") {
-  await serve();
-} else {
-  await join();
+/** One sentence for each thing that can go wrong, and what to do. */
+function explain(error: unknown): string {
+  if (error instanceof Deno.errors.ConnectionRefused) {
+    return `Nothing is listening on ${where} (connection refused). Start the server first: deno task chat server --username NAME.`;
+  } else if (error instanceof Deno.errors.NotCapable) {
+    // The task allows this computer only. 0.0.0.0: see waitingLine below.
+    const sys = /^(0\.0\.0\.0|::)$/.test(hostname)
+      ? " --allow-sys=networkInterfaces"
+      : "";
+    return `Deno was not allowed to use ${where}: run deno run --allow-net=${where}${sys} chat/chat.ts with the same arguments.`;
+  } else if (String(error).includes("failed to lookup address")) {
+    return `Could not find the address of "${hostname}" (the name does not resolve).`;
+  } else if (error instanceof Deno.errors.AddrInUse) {
+    return `Port ${port} on ${hostname} is in use by another program.`;
+  } else if (error instanceof DOMException && error.name === "TimeoutError") {
+    return `${where} did not answer within ${HELLO_TIMEOUT_MS / 1000} s.`;
+  }
+  return `${where}: ${error}`;
 }
 
 // ---------------------------------------------------------------------------
-// The server: one chat at a time
+// The server: one chat at a time, then wait for the next client
 
-async function serve(): Promise<never> {
+async function serve(): Promise<void> {
   let listener: Deno.TcpListener;
   try {
     listener = Deno.listen({ hostname, port });
   } catch (error) {
-    exitWithError(describeNetworkError(error, { hostname, port }));
+    exit(1, explain(error));
   }
-  printListening(listener.addr);
-  onCtrlC(() => {
-    pressCtrlC();
-    listener.close();
+  const { port: realPort } = listener.addr; // --port 0: the one we got
+  console.log(`Listening on ${address(listener.addr.hostname, realPort)}`);
+  // While we wait for a client, `handOver` gives it to us (null: stop).
+  let handOver: ((conn: Deno.TcpConn | null) => void) | undefined;
+  stop.signal.addEventListener("abort", () => {
+    listener.close(); // stop accepting at once
+    handOver?.(null);
   });
 
-  // Accepting goes on during a chat, so that a third party can be told
-  // the server is busy instead of waiting in the operating system's queue.
-  // `handOver` is set while the server waits for a client.
-  let handOver: ((conn: Deno.TcpConn) => void) | undefined;
-  (async () => {
-    for await (const conn of acceptConnections(listener)) {
-      if (handOver !== undefined) {
-        handOver(conn);
-        handOver = undefined;
-      } else {
-        refuseBusy(conn);
+  // Accepting goes on during a chat, so that a third party is told the
+  // server is busy instead of waiting in the system's queue.
+  async function acceptAll() {
+    while (!stop.signal.aborted) {
+      try {
+        for await (const conn of listener) {
+          if (handOver === undefined) turnAway(conn);
+          else handOver(conn);
+          handOver = undefined;
+        }
+      } catch {
+        // Accepting failed, such as "too many open files" during a flood
+        // of connections: wait a little, as some close, then go on.
+        await new Promise((resolve) => setTimeout(resolve, 100));
       }
     }
-  })();
+  }
+  acceptAll();
 
-  const command = "deno task chat client --username NAME" +
-    (hostname === "127.0.0.1" ? "" : ` --host ${hostname}`) +
-    (listener.addr.port === 10002 ? "" : ` --port ${listener.addr.port}`);
-  let first = true;
-  while (true) {
-    screen.say(`Waiting for someone to join: ${command}`);
-    if (first) {
-      screen.hint(
-        "Ctrl-C stops the server. What you type now waits for " +
-          "your first turn.",
-      );
-      first = false;
+  screen.hint("Ctrl-C stops the server. What you type now waits for a turn.");
+  while (!stop.signal.aborted) {
+    screen.say(`Waiting for someone to join: ${waitingLine(realPort)}`);
+    const conn = await new Promise<Deno.TcpConn | null>((resolve) =>
+      handOver = resolve
+    );
+    if (conn === null) break;
+    const chat = newChat(conn, me);
+    let outcome = await greetClient(chat);
+    if (outcome === null) {
+      const { peer } = chat;
+      const from = `from ${chat.wire.address}`;
+      screen.say(`${peer} joined the chat ${from}; ${peer} writes first.`);
+      outcome = await talk(chat, false);
     }
-    const next = new Promise<Deno.TcpConn>((resolve) => handOver = resolve);
-    const conn = await Promise.race([next, stop.then(() => null)]);
-    if (conn === null) break; // Ctrl-C
-
-    const wire = new Wire(conn);
-    const conversation = new Conversation({ wire, me, input, screen, stop });
-    const peer = await conversation.greetClient();
-    let outcome: Outcome;
-    if (typeof peer === "string") {
-      screen.say(
-        `${peer} joined the chat from ${wire.address}; ${peer} writes first.`,
-      );
-      outcome = await conversation.talk(false);
-    } else {
-      outcome = peer;
-    }
-    if (outcome.ending === "i-left") break;
-    // The client left, vanished or misbehaved: one line, and wait for the
-    // next one.
+    if (outcome.ending === "i-left") return;
     if (outcome.ending === "failed") screen.warn(outcome.reason);
   }
-  try {
-    listener.close();
-  } catch {
-    // Already closed by Ctrl-C.
-  }
-  Deno.exit(0);
+  screen.say(`Server stopped (${stop.signal.reason}).`);
 }
 
-/** Tells a client that came while a chat is going on to try later. */
-function refuseBusy(conn: Deno.TcpConn): void {
-  const busy: Frame = {
-    type: "error",
-    code: "busy",
-    message: "The server is busy with another chat; try again later.",
-  };
-  screen.aside(
-    `${formatAddress(conn.remoteAddr)} tried to join during the chat; ` +
-      `told it the server is busy.`,
+// A client that comes during a chat is told so in one frame and hung up on
+// politely. This must cost little: a flood of thousands of connections must
+// fill neither the screen nor the memory. So no line for each, only a count
+// printed at most once a second; and while more than 50 are waiting to hang
+// up (a second at most), the others are hung up on at once.
+let turnedAway = 0; // since the count was last printed
+let closing = 0; // turned away, and not closed yet
+async function turnAway(conn: Deno.TcpConn): Promise<void> {
+  if (turnedAway++ === 0) setTimeout(printTurnedAway, 1000);
+  const message = "The server is busy with another chat; try again later.";
+  closing++;
+  await close(
+    conn,
+    { type: "error", code: "busy", message },
+    closing > 50 ? 0 : 1000,
   );
-  // Not awaited: the chat in progress goes on meanwhile.
-  new Wire(conn).close(busy);
+  closing--;
+}
+function printTurnedAway(): void {
+  const s = turnedAway === 1 ? "" : "s";
+  screen.aside(
+    `Turned away ${turnedAway} connection${s}: the server is busy with this chat.`,
+  );
+  turnedAway = 0;
+}
+
+/** The command that joins this server, for the "Waiting" line. */
+function waitingLine(realPort: number): string {
+  const portFlag = realPort === 10002 ? "" : ` --port ${realPort}`;
+  if (/^(127\.0\.0\.1|::1|localhost)$/.test(hostname)) {
+    const host = hostname === "127.0.0.1" ? "" : ` --host ${hostname}`;
+    return `deno task chat client --username NAME${host}${portFlag}`;
+  }
+  // From another computer: the task allows only this one, so deno run. And
+  // 0.0.0.0 (or ::) means "all of this computer's addresses": it is no
+  // address to connect to. This computer's own addresses are.
+  let hosts = hostname;
+  if (/^(0\.0\.0\.0|::)$/.test(hostname)) {
+    const sys = { name: "sys", kind: "networkInterfaces" } as const;
+    hosts = "this computer's (--allow-sys=networkInterfaces lists them here)";
+    if (Deno.permissions.querySync(sys).state === "granted") {
+      hosts = Deno.networkInterfaces()
+        .filter((i) => hostname === "::" || i.family === "IPv4")
+        .map((i) => i.family === "IPv4" ? i.address : `[${i.address}]`)
+        .filter((a) => !/^(127\.|\[::1\]|\[fe80)/.test(a)).join(" or ") ||
+        "this computer's address (it has none but 127.0.0.1 now)";
+    }
+  }
+  return `deno run --allow-net=ADDRESS:${realPort} chat/chat.ts client ` +
+    `--username NAME --host ADDRESS${portFlag}, where ADDRESS is ${hosts}`;
 }
 
 // ---------------------------------------------------------------------------
 // The client: one chat, then exit
 
-async function join(): Promise<never> {
-  onCtrlC(pressCtrlC);
-  const place = {
-    hostname,
-    port,
-    server: "deno task chat server --username NAME",
-  };
-  let conn: Deno.TcpConn | null;
+async function join(): Promise<void> {
+  let conn: Deno.TcpConn;
   try {
-    conn = await Promise.race([
-      Deno.connect({ hostname, port }),
-      stop.then(() => null),
-    ]);
+    const timeout = AbortSignal.timeout(HELLO_TIMEOUT_MS);
+    const signal = AbortSignal.any([stop.signal, timeout]);
+    conn = await Deno.connect({ hostname, port, signal });
   } catch (error) {
-    exitWithError(describeNetworkError(error, place));
+    if (stop.signal.aborted) return; // Ctrl-C before the server answered
+    exit(1, explain(error));
   }
-  if (conn === null) Deno.exit(0); // Ctrl-C before the server answered.
-
-  const wire = new Wire(conn);
-  const conversation = new Conversation({ wire, me, input, screen, stop });
-  const peer = await conversation.greetServer();
-  let outcome: Outcome;
-  if (typeof peer === "string") {
-    screen.say(`Joined ${peer}'s chat at ${wire.address}; you write first.`);
-    outcome = await conversation.talk(true);
-  } else {
-    outcome = peer;
+  const chat = newChat(conn, me);
+  let outcome = await greetServer(chat);
+  if (outcome === null) {
+    const at = `at ${chat.wire.address}`;
+    screen.say(`Joined ${chat.peer}'s chat ${at}; you write first.`);
+    outcome = await talk(chat, true);
   }
-  if (outcome.ending === "failed") exitWithError(outcome.reason);
-  Deno.exit(0);
+  if (outcome.ending === "failed") exit(1, outcome.reason);
 }
+
+// ---------------------------------------------------------------------------
+// Off we go: from now on, every line typed waits for a turn.
+
+screen.readKeyboard();
+if (role === "server") await serve();
+else await join();
+Deno.exit(0);

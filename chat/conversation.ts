@@ -1,326 +1,216 @@
 /**
- * One conversation between the two sides, once they are connected: the
- * hellos, then turns. The server and the client run the same code; only
- * the greeting differs (the server says hello first, the client writes
- * the first message).
- *
- * Whatever the peer does, a conversation ends with one of three outcomes,
- * and never with an exception:
- *
- *   "i-left"     our person left (/quit, end of input, Ctrl-C);
- *   "peer-left"  the other person left and said so (a bye frame);
- *   "failed"     anything else: the peer vanished, broke the rules or sent
- *                an error. `reason` says what happened, in one sentence.
+ * One conversation, once the two sides are connected: the hellos, then the
+ * turns. Server and client run the same code; only the hellos differ (the
+ * server says hello first, the client writes the first message). Whatever
+ * the peer does, a conversation ends with an Outcome, never an exception.
  *
  * @module
  */
 
-import { describeNetworkError } from "../chapters/_shared/plumbing.ts";
-import {
-  type Frame,
-  hello,
-  HELLO_TIMEOUT_MS,
-  MAX_TEXT_BYTES,
-  PROTOCOL,
-  ProtocolError,
-  type Received,
-  VERSION,
-  type Wire,
-  within,
-} from "./protocol.ts";
-import { type InputLines, sanitize, type Screen } from "./terminal.ts";
+import * as protocol from "./protocol.ts";
+import { ProtocolError, type Received } from "./protocol.ts";
+import * as screen from "./terminal.ts";
 
-/** How a conversation ended. */
-export type Outcome =
-  | { ending: "i-left" }
-  | { ending: "peer-left" }
-  | { ending: "failed"; reason: string };
-
-/** Everything one side of a conversation needs. */
-export interface Side {
-  /** The connection to the peer. */
-  wire: Wire;
-  /** Our username. */
+/** One side of a conversation. */
+export interface Chat {
+  wire: protocol.Wire;
   me: string;
-  /** The lines our person types, one per turn. */
-  input: InputLines;
-  screen: Screen;
-  /** Resolves when our person presses Ctrl-C. */
-  stop: Promise<void>;
+  peer: string; // the peer's name once it said hello, its address before
+  greeted: boolean; // have both hellos been exchanged?
+  hint: string; // added to what went wrong before the hellos
 }
 
-/** What can happen while we wait: the peer did something, or Ctrl-C. */
-type PeerEvent = Received | { kind: "stop" } | { kind: "timeout" };
+export function newChat(conn: Deno.TcpConn, me: string): Chat {
+  const wire = protocol.openWire(conn);
+  return { wire, me, peer: wire.address, greeted: false, hint: "" };
+}
 
-const encoder = new TextEncoder();
+// Aborted when our person stops the program (Ctrl-C, see chat.ts): then we
+// leave at once, whatever we were waiting for.
+export const stop = new AbortController();
+const stopped = new Promise<{ kind: "stop" }>((resolve) =>
+  stop.signal.addEventListener("abort", () => resolve({ kind: "stop" }))
+);
 
-export class Conversation {
-  #side: Side;
-  /** Who the peer is: its address until its hello tells us its name. */
-  #peer: string;
-  /** Have both hellos been exchanged? */
-  #greeted = false;
-  /** Before the hellos: a hint about which program the peer should be. */
-  #expected = "";
-  #stopped: Promise<{ kind: "stop" }>;
+/** How it ended: our person left, the peer left, or what went wrong. */
+export type Outcome =
+  | { ending: "i-left" | "peer-left" }
+  | { ending: "failed"; reason: string };
+const failed = (reason: string): Outcome => ({ ending: "failed", reason });
 
-  constructor(side: Side) {
-    this.#side = side;
-    this.#peer = side.wire.address;
-    this.#stopped = side.stop.then(() => ({ kind: "stop" }));
+/** What can happen while we wait for the peer. */
+type Event = Received | { kind: "stop" } | { kind: "timeout" };
+
+/** The next thing the peer does; or a signal; or, with `ms`, time is up. */
+async function next(chat: Chat, ms?: number): Promise<Event> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<Event>((resolve) => {
+    if (ms) timer = setTimeout(() => resolve({ kind: "timeout" }), ms);
+  });
+  const peer = protocol.receive(chat.wire);
+  const event = await Promise.race([peer, stopped, timeout]);
+  clearTimeout(timer);
+  return event;
+}
+
+/** Server: says hello, then waits for the client's. Null: both done. */
+export async function greetClient(chat: Chat): Promise<Outcome | null> {
+  await protocol.send(chat.wire.conn, protocol.hello(chat.me));
+  const event = await next(chat, protocol.HELLO_TIMEOUT_MS);
+  if (event.kind !== "frame" || event.frame.type !== "hello") {
+    return await ended(chat, event);
   }
+  if (event.frame.username === chat.me) {
+    const taken = `the username "${chat.me}", which is the server's own`;
+    const problem = new ProtocolError("name-taken", taken);
+    return await reject(chat, problem, " Choose another with --username.");
+  }
+  chat.peer = event.frame.username;
+  chat.greeted = true;
+  return null;
+}
 
-  // -------------------------------------------------------------------------
-  // The hellos
+/** Client: waits for the server's hello (or "busy"), then says hello. */
+export async function greetServer(chat: Chat): Promise<Outcome | null> {
+  chat.hint = " Is it a chat server (deno task chat server)?";
+  const event = await next(chat, protocol.HELLO_TIMEOUT_MS);
+  if (event.kind === "frame" && event.frame.type === "error") {
+    if (event.frame.code === "busy") {
+      await protocol.close(chat.wire.conn);
+      const busy = `The chat server at ${chat.wire.address} is busy`;
+      return failed(`${busy} with another chat; try again later.`);
+    }
+  }
+  if (event.kind !== "frame" || event.frame.type !== "hello") {
+    return await ended(chat, event);
+  }
+  await protocol.send(chat.wire.conn, protocol.hello(chat.me));
+  chat.greeted = true;
+  chat.peer = event.frame.username;
+  chat.hint = "";
+  // The server refuses its own name (name-taken): wait for it to say so.
+  if (chat.peer === chat.me) {
+    return await ended(chat, await next(chat, protocol.HELLO_TIMEOUT_MS));
+  }
+  return null;
+}
 
-  /**
-   * Server: says hello, then waits for the client's hello. Returns the
-   * client's name, or how the attempt ended.
-   */
-  async greetClient(): Promise<string | Outcome> {
-    const { wire, me } = this.#side;
-    wire.send(hello(me));
-    const event = await this.#next(HELLO_TIMEOUT_MS);
-    if (event.kind !== "frame") return await this.#failed(event);
+/** Turns, until someone leaves or something goes wrong. */
+export async function talk(chat: Chat, myTurn: boolean): Promise<Outcome> {
+  const { me, peer } = chat;
+  screen.hint(
+    `Type a message and press Enter; /quit or Ctrl-D leaves. During ` +
+      `${peer}'s turn, what you type waits for yours.`,
+  );
+  // We wait for the peer even during our turn: a bye or a broken connection
+  // must show at once, not after we next write.
+  let fromPeer = next(chat);
+  while (true) {
+    if (!myTurn) {
+      // Short, so that a line typed ahead fits after it: "(bob's turn) hi".
+      screen.status(`(${peer}'s turn) `);
+      const event = await fromPeer;
+      if (event.kind !== "frame" || event.frame.type !== "message") {
+        return await ended(chat, event);
+      }
+      screen.message(peer, event.frame.text);
+      myTurn = true;
+      fromPeer = next(chat);
+      continue;
+    }
+
+    // Our turn. A line typed ahead is sent at once, and printed, since nobody
+    // saw it typed here. Else we show the prompt, and the line typed after it
+    // is already on screen (`alice: hi bob`) as the message line.
+    const typedAhead = screen.lineWaiting();
+    if (!typedAhead) screen.prompt(me);
+    const event = await Promise.race([fromPeer, screen.lineTyped()]);
+    if (event.kind !== "typed") return await ended(chat, event);
+    const line = screen.takeLine();
+    if (line !== null && !typedAhead && /^\s*(\/quit)?\s*$/.test(line)) {
+      screen.eraseTypedLine(); // an empty line, or /quit, is not a message
+    }
+    if (line === null || line.trim() === "/quit") return await leave(chat);
+    if (line.trim() === "") continue; // nothing to send; still our turn
+    const bytes = new TextEncoder().encode(line).length;
+    if (bytes > protocol.MAX_TEXT_BYTES) {
+      screen.warn(
+        `Not sent: that message is ${bytes} bytes long, and the limit is ` +
+          `${protocol.MAX_TEXT_BYTES}. Split it in parts.`,
+      );
+      continue;
+    }
+    await protocol.send(chat.wire.conn, { type: "message", text: line });
+    if (typedAhead || !screen.interactive) screen.message(me, line);
+    myTurn = false;
+  }
+}
+
+/** Our person leaves: we say so on both ends, and hang up. */
+async function leave(chat: Chat): Promise<Outcome> {
+  // Stopped by a signal: we name it, "alice left the chat (SIGTERM)".
+  const signal = stop.signal.aborted ? ` (${stop.signal.reason})` : "";
+  screen.say(`${chat.me} left the chat${signal}`);
+  await protocol.close(chat.wire.conn, { type: "bye" });
+  return { ending: "i-left" };
+}
+
+/** Everything else that ends a conversation, in one sentence. */
+async function ended(chat: Chat, event: Event): Promise<Outcome> {
+  const { wire, peer, me } = chat;
+  if (event.kind === "stop") return await leave(chat);
+  if (event.kind === "invalid") return await reject(chat, event.error);
+  if (event.kind === "timeout") {
+    const late = `no hello within ${protocol.HELLO_TIMEOUT_MS / 1000} seconds`;
+    return await reject(chat, new ProtocolError("timeout", late));
+  }
+  if (event.kind === "frame") {
     const { frame } = event;
-    if (frame.type !== "hello") return await this.#wrongFirstFrame(frame);
-    if (frame.username === me) {
-      return await this.#reject(
-        new ProtocolError(
-          "name-taken",
-          `the username "${me}", which is the server's own`,
-        ),
-        "Choose another username with --username.",
-      );
-    }
-    this.#peer = frame.username;
-    this.#greeted = true;
-    return frame.username;
-  }
-
-  /**
-   * Client: waits for the server's hello (or its "busy"), then says hello.
-   * Returns the server's name, or how the attempt ended.
-   */
-  async greetServer(): Promise<string | Outcome> {
-    const { wire, me } = this.#side;
-    this.#expected = " Is it a chat server (deno task chat server)?";
-    const event = await this.#next(HELLO_TIMEOUT_MS);
-    if (event.kind !== "frame") return await this.#failed(event);
-    const { frame } = event;
-    if (frame.type === "error" && frame.code === "busy") {
-      await wire.close();
-      return failed(
-        `The chat server at ${wire.address} is busy with another chat; ` +
-          `try again later.`,
-      );
-    }
-    if (frame.type !== "hello") return await this.#wrongFirstFrame(frame);
-    if (frame.username === me) {
-      // The server would refuse our hello; say why before it has to.
-      await wire.close();
-      return failed(
-        `The server's user is also called "${me}"; two people in one chat ` +
-          `need two names. Choose another with --username.`,
-      );
-    }
-    wire.send(hello(me));
-    this.#peer = frame.username;
-    this.#expected = "";
-    this.#greeted = true;
-    return frame.username;
-  }
-
-  // -------------------------------------------------------------------------
-  // The turns
-
-  /**
-   * Takes turns until someone leaves or something goes wrong. `myTurn` says
-   * who writes first: the client.
-   */
-  async talk(myTurn: boolean): Promise<Outcome> {
-    const { wire, me, input, screen } = this.#side;
-    const peer = this.#peer;
-    screen.hint(
-      `Type a message and press Enter; /quit or Ctrl-D leaves. During ` +
-        `${peer}'s turn, what you type waits for yours.`,
-    );
-    // We always wait for the peer, even during our own turn: a bye or a
-    // broken connection must show at once, not after we next write.
-    let fromPeer = this.#next();
-    while (true) {
-      if (!myTurn) {
-        // Short, so that a line typed ahead fits after it: "(bob's turn) hi".
-        screen.status(`(${peer}'s turn) `);
-        const event = await fromPeer;
-        if (event.kind !== "frame" || event.frame.type !== "message") {
-          return await this.#ended(event);
-        }
-        screen.say(`${peer}: ${sanitize(event.frame.text)}`);
-        myTurn = true;
-        fromPeer = this.#next();
-        continue;
-      }
-
-      // Our turn. A line typed ahead is sent at once, and printed, since
-      // nobody saw it typed here. Otherwise we show the prompt, and the line
-      // typed after it is already on screen (`alice: hi bob`) as typed.
-      const typedAhead = input.ready;
-      if (!typedAhead) screen.prompt(me);
-      const typed = input.whenReady().then(() => ({ kind: "input" as const }));
-      const event = await Promise.race([fromPeer, typed]);
-      if (event.kind !== "input") {
-        // The peer may not write now; it may only leave.
-        if (event.kind === "frame" && event.frame.type === "message") {
-          return await this.#reject(
-            new ProtocolError(
-              "out-of-turn",
-              `a message out of turn (it was ${me}'s turn)`,
-            ),
-          );
-        }
-        return await this.#ended(event);
-      }
-
-      const line = input.take();
-      if (line === null || line.trim() === "/quit") {
-        if (line !== null && !typedAhead) screen.eraseTypedLine();
-        return await this.#leave();
-      }
-      if (line.trim() === "") {
-        if (!typedAhead) screen.eraseTypedLine();
-        continue; // Nothing to send; still our turn.
-      }
-      const bytes = encoder.encode(line).length;
-      if (bytes > MAX_TEXT_BYTES) {
-        screen.warn(
-          `Not sent: that message is ${bytes} bytes long, and the limit is ` +
-            `${MAX_TEXT_BYTES}. Split it in parts.`,
-        );
-        continue;
-      }
-      wire.send({ type: "message", text: line });
-      if (typedAhead || !screen.interactive) {
-        screen.say(`${me}: ${sanitize(line)}`);
-      }
-      myTurn = false;
-    }
-  }
-
-  /** What ended the peer's turn, if not a message: a bye, Ctrl-C, ... */
-  async #ended(event: PeerEvent): Promise<Outcome> {
-    if (event.kind === "stop") return await this.#leave();
-    if (event.kind === "frame" && event.frame.type === "bye") {
-      this.#side.screen.say(`${this.#peer} left the chat`);
-      await this.#side.wire.close();
+    if (frame.type === "bye") {
+      screen.say(`${peer} left the chat`);
+      await protocol.close(wire.conn);
       return { ending: "peer-left" };
     }
-    if (event.kind === "frame" && event.frame.type === "hello") {
-      return await this.#reject(
-        new ProtocolError("unexpected", "a second hello"),
-      );
+    if (frame.type === "error") {
+      // Never answer an error with an error: show it, and hang up.
+      await protocol.close(wire.conn);
+      const error = `${frame.message} (${frame.code})`;
+      return failed(`${peer} ended the chat with an error: ${error}`);
     }
-    return await this.#failed(event);
-  }
-
-  /** Our person leaves: we say so on both ends, and hang up. */
-  async #leave(): Promise<Outcome> {
-    this.#side.screen.say(`${this.#side.me} left the chat`);
-    await this.#side.wire.close({ type: "bye" });
-    return { ending: "i-left" };
-  }
-
-  // -------------------------------------------------------------------------
-  // Waiting, and what can go wrong
-
-  /**
-   * The next thing the peer does, or Ctrl-C, or (with `timeoutMs`) the
-   * time running out. Never throws.
-   */
-  async #next(timeoutMs?: number): Promise<PeerEvent> {
-    const received = this.#side.wire.receive();
-    const event = timeoutMs === undefined
-      ? received
-      : within(received, timeoutMs).then((result) =>
-        result === "timeout" ? { kind: "timeout" as const } : result
-      );
-    return await Promise.race([this.#stopped, event]);
-  }
-
-  /** The first frame was not the hello it should have been. */
-  #wrongFirstFrame(frame: Frame): Promise<Outcome> {
-    if (frame.type === "error") return this.#failed({ kind: "frame", frame });
-    return this.#reject(
-      new ProtocolError("unexpected", `a "${frame.type}" frame before hello`),
-    );
-  }
-
-  /** Every way of waiting for the peer that did not bring a good frame. */
-  async #failed(event: PeerEvent): Promise<Outcome> {
-    const { wire } = this.#side;
-    const peer = this.#peer;
-    switch (event.kind) {
-      case "stop":
-        await wire.close();
-        return { ending: "i-left" };
-      case "invalid":
-        return await this.#reject(event.error);
-      case "timeout":
-        return await this.#reject(
-          new ProtocolError(
-            "timeout",
-            `no hello within ${HELLO_TIMEOUT_MS / 1000} seconds`,
-          ),
-        );
-      case "ended":
-        await wire.close();
-        return failed(
-          `${peer} closed the connection without saying goodbye (its ` +
-            `program may have stopped or crashed).${this.#expected}`,
-        );
-      case "lost":
-        await wire.close();
-        return failed(
-          `Lost ${peer}: ` +
-            describeNetworkError(event.error, wire.conn.remoteAddr),
-        );
-      case "frame":
-        // Only an error frame gets here. Never answer an error with one.
-        await wire.close();
-        if (event.frame.type === "error") {
-          return failed(
-            `${peer} ended the chat with an error: ` +
-              `${sanitize(event.frame.message)} (${event.frame.code})`,
-          );
-        }
-        return failed(`${peer} sent an unexpected "${event.frame.type}".`);
+    let what = `a "${frame.type}" frame before hello`;
+    if (frame.type === "hello") what = "a second hello";
+    if (frame.type === "message" && chat.greeted) {
+      what = `a message out of turn (it was ${me}'s turn)`;
     }
+    const code = what.includes("turn") ? "out-of-turn" : "unexpected";
+    return await reject(chat, new ProtocolError(code, what));
   }
-
-  /**
-   * The peer broke a rule: tell it which in an error frame, hang up, and
-   * say what happened in one sentence.
-   */
-  async #reject(problem: ProtocolError, advice?: string): Promise<Outcome> {
-    // A stranger that never said a proper hello may be another program
-    // altogether (netcat, a web browser, ...): tell it what we speak.
-    const pointer = advice ?? (this.#greeted ? "" : STRANGER_ADVICE);
-    const frame: Frame = {
-      type: "error",
-      code: problem.code,
-      message: `You sent ${problem.detail}. ${pointer}`.trim(),
-    };
-    await this.#side.wire.close(frame);
+  await protocol.close(wire.conn);
+  if (event.kind === "ended") {
     return failed(
-      `${this.#peer} sent ${problem.detail}; told it so and hung ` +
-        `up.${this.#expected}`,
+      `${peer} closed the connection without saying goodbye (its program ` +
+        `may have stopped or crashed).${chat.hint}`,
     );
   }
+  const reset = event.error instanceof Deno.errors.ConnectionReset;
+  const why = reset ? "abruptly (connection reset)" : `(${event.error})`;
+  return failed(`Lost ${peer}: ${wire.address} closed the connection ${why}.`);
 }
 
-const STRANGER_ADVICE = `This program speaks ${PROTOCOL} version ${VERSION}, ` +
-  `one JSON object a line; see chat/README.md.`;
+// What we tell a peer that never said a proper hello: it may be another
+// program altogether (netcat, a web browser, the json-client of 12.5).
+const STRANGER =
+  "This program speaks deno-chat version 1, one JSON object a line; see chat/README.md.";
 
-function failed(reason: string): Outcome {
-  return { ending: "failed", reason };
+/** The peer broke a rule: tell it which in an error frame, and hang up. */
+async function reject(
+  chat: Chat,
+  problem: ProtocolError,
+  advice = chat.greeted ? "" : ` ${STRANGER}`,
+): Promise<Outcome> {
+  const message = `You sent ${problem.detail}.${advice}`;
+  const { code } = problem;
+  await protocol.close(chat.wire.conn, { type: "error", code, message });
+  const told = `${chat.peer} sent ${problem.detail}; told it so and hung up.`;
+  return failed(told + chat.hint);
 }

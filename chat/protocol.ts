@@ -1,398 +1,263 @@
 /**
- * The chat's wire protocol: what travels on the TCP connection, and how we
- * read it without trusting the other side. `chat/README.md` describes the
- * same rules for someone writing a compatible program in another language;
- * this file is the reference the README was written from.
+ * The chat's frames on the wire, and how we read them without trusting the
+ * other side. chat/README.md describes the same rules for someone writing a
+ * compatible program in another language.
  *
- * A TCP connection carries a stream of bytes, not messages: one `write` may
- * arrive in pieces, and two writes may arrive in one `read`. So every frame
- * is one JSON object on one line, ended by a newline ("\n"). JSON never
- * contains a raw newline (inside strings it is written `\n`), so the newline
- * tells the reader exactly where each frame ends.
- *
- * Reading is done in three steps, each with its own limit or check:
- *
- *   bytes  --(readLines: at most 32 KiB a line, strict UTF-8)-->  lines
- *   lines  --(std's JsonParseStream)-->                           JSON values
- *   values --(parseFrame: exact keys, types and sizes)-->         frames
+ * TCP carries a stream of bytes, not messages: one write may arrive in
+ * pieces, two writes may arrive in one read. So each frame is one JSON
+ * object written as COMPACT JSON (no spaces or line breaks between its
+ * parts; a line break inside a string is written as the two characters
+ * `\n`) and ended by a newline. The newline tells the reader where each
+ * frame ends, however the network cut the bytes up.
  *
  * @module
  */
 
-import { JsonParseStream, JsonStringifyStream } from "@std/json";
-import type { JsonValue } from "@std/json";
-import { concat } from "@std/bytes/concat";
-import { formatAddress } from "../chapters/_shared/plumbing.ts";
-
-// ---------------------------------------------------------------------------
-// The rules, as numbers
-
-/** The protocol's name and version, sent in every hello. */
+// The protocol's name and version, sent in every hello.
 export const PROTOCOL = "deno-chat";
 export const VERSION = 1;
-
-/** The longest line we accept, in bytes, not counting its "\n". */
+// The longest line we accept, in bytes, not counting its "\n". A message of
+// 4096 bytes, each a control character that JSON writes as "\u001b" (6
+// bytes), takes 24 KiB: every valid frame fits.
 export const MAX_LINE_BYTES = 32 * 1024;
-
-/** The longest message text, in bytes of UTF-8. */
-export const MAX_TEXT_BYTES = 4096;
-
-/** A username: 1 to 32 ASCII letters, digits, "_", "." or "-". */
+export const MAX_TEXT_BYTES = 4096; // the longest text, in bytes of UTF-8
 export const USERNAME = /^[A-Za-z0-9_.-]{1,32}$/;
+export const HELLO_TIMEOUT_MS = 10_000; // how long each side waits for a hello
 
-/** How long each side waits for the other's hello, in milliseconds. */
-export const HELLO_TIMEOUT_MS = 10_000;
-
-// A message text of 4096 bytes, each a control character that JSON writes
-// as "\u001b" (6 bytes), takes 24 KiB on the wire: every valid frame fits
-// in a 32 KiB line.
-
-// ---------------------------------------------------------------------------
-// The frames
-
-/** The four kinds of frame. Each is one JSON object on one line. */
+// The four frames. The codes of error frames are listed in chat/README.md.
 export type Frame =
   | { type: "hello"; protocol: string; version: number; username: string }
   | { type: "message"; text: string }
   | { type: "bye" }
-  | { type: "error"; code: ErrorCode; message: string };
+  | { type: "error"; code: string; message: string };
 
-/** Why a side gave up on the other; sent in error frames. */
-export type ErrorCode =
-  | "busy" // the server is already chatting with someone
-  | "not-json" // a line that is not JSON
-  | "bad-utf8" // bytes that are not UTF-8
-  | "too-long" // a line longer than MAX_LINE_BYTES
-  | "bad-frame" // a JSON value that is not a valid frame
-  | "wrong-protocol" // a hello for another protocol or version
-  | "unexpected" // a frame at the wrong moment (message before hello...)
-  | "out-of-turn" // a message while it was the other side's turn
-  | "name-taken" // the client chose the server's own username
-  | "timeout"; // no hello in time
+export const hello = (username: string): Frame => ({
+  type: "hello",
+  protocol: PROTOCOL,
+  version: VERSION,
+  username,
+});
 
-/** The hello each side sends first. */
-export function hello(username: string): Frame {
-  return { type: "hello", protocol: PROTOCOL, version: VERSION, username };
-}
-
-/**
- * Something the peer did wrong. `detail` completes the sentence "the peer
- * sent ...", as in "a line that is not JSON".
- */
+/** The peer broke a rule. `detail` ends the sentence "You sent ...". */
 export class ProtocolError extends Error {
-  constructor(readonly code: ErrorCode, readonly detail: string) {
-    super(`sent ${detail}`);
-    this.name = "ProtocolError";
+  constructor(readonly code: string, readonly detail: string) {
+    super(detail);
   }
 }
+const bad = (detail: string) => new ProtocolError("bad-frame", detail);
 
-/** The exact keys of each frame type, in the order the README lists them. */
-const KEYS: Record<Frame["type"], string[]> = {
+// The exact keys of each type of frame.
+const KEYS: Record<string, string[]> = {
   hello: ["type", "protocol", "version", "username"],
   message: ["type", "text"],
   bye: ["type"],
   error: ["type", "code", "message"],
 };
 
+/** Reads one line as a frame, checking everything; else a ProtocolError. */
+export function parseFrame(line: string): Frame {
+  let value;
+  try {
+    // The reviver sees every value. A number too large for JavaScript, such
+    // as 1e400, would read as Infinity (and be written back as null).
+    value = JSON.parse(line, (_key, value) => {
+      if (typeof value !== "number" || Number.isFinite(value)) return value;
+      throw bad("a number too large for JavaScript");
+    });
+  } catch (error) {
+    if (error instanceof ProtocolError) throw error;
+    throw new ProtocolError("not-json", "a line that is not JSON");
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw bad("a frame that is not a JSON object");
+  }
+  const type = value.type;
+  if (typeof type !== "string") throw bad('a frame without a "type"');
+  if (!Object.hasOwn(KEYS, type)) {
+    throw bad(`a frame of unknown type ${quote(type)}`);
+  }
+  // A hello for another protocol, or another version, may have other keys:
+  // say what it is before checking the keys.
+  const { protocol, version } = value;
+  if (type === "hello" && (protocol !== PROTOCOL || version !== VERSION)) {
+    const got = `protocol ${quote(protocol)} version ${quote(version)}`;
+    const speak = `this program speaks ${PROTOCOL} version ${VERSION}`;
+    throw new ProtocolError("wrong-protocol", `a hello for ${got} (${speak})`);
+  }
+  const keys = Object.keys(value);
+  const known = keys.every((key) => KEYS[type].includes(key));
+  if (!known || keys.length !== KEYS[type].length) {
+    const list = KEYS[type].map((key) => `"${key}"`).join(", ");
+    throw bad(`a "${type}" frame whose keys are not exactly ${list}`);
+  }
+  const { username, code } = value;
+  const named = typeof username === "string" && USERNAME.test(username);
+  if (type === "hello" && !named) {
+    const rule = `1 to 32 letters, digits, "_", "." or "-"`;
+    throw bad(`the username ${quote(username)}, which is not ${rule}`);
+  }
+  if (type === "message") checkText(value.text, "message text");
+  if (type === "error") {
+    if (!(typeof code === "string" && /^[a-z-]{1,32}$/.test(code))) {
+      throw bad('an error frame whose "code" is not 1 to 32 of a-z and "-"');
+    }
+    checkText(value.message, "error message");
+  }
+  // JSON.parse keeps only the last of repeated keys: {"text":"a","text":"b"}
+  // reads as {"text":"b"}. So count the keys in the line itself: each is a
+  // string followed by a colon. (The values are no objects: checked above.)
+  const strings = line.match(/"(?:[^"\\]|\\.)*"\s*:?/g) ?? [];
+  const written = strings.filter((string) => string.endsWith(":")).length;
+  if (written !== keys.length) throw bad("a frame with a repeated key");
+  return value;
+}
+
+/** A text: a string of 1 to MAX_TEXT_BYTES bytes, all whole characters. */
+function checkText(text: unknown, what: string): void {
+  if (typeof text !== "string") throw bad(`a ${what} that is not a string`);
+  if (text === "") throw bad(`an empty ${what}`);
+  // JSON can spell half of an emoji ("\ud83d") alone: that is not text.
+  if (!text.isWellFormed()) throw bad(`a ${what} with a lone surrogate`);
+  // A string's length counts UTF-16 units, not bytes: "é" is 1 unit, 2 bytes.
+  const bytes = encoder.encode(text).length;
+  if (bytes > MAX_TEXT_BYTES) {
+    throw bad(`a ${what} of ${bytes} bytes (the limit is ${MAX_TEXT_BYTES})`);
+  }
+}
+
+/** A peer's value in a sentence: as JSON, at most 40 characters. */
+function quote(value: unknown): string {
+  // Cut by characters (code points), never inside one: slice() counts UTF-16
+  // units and could keep half of an emoji, a lone surrogate.
+  const characters = [...JSON.stringify(value) ?? "nothing"];
+  if (characters.length <= 40) return characters.join("");
+  return `${characters.slice(0, 37).join("")}...`;
+}
+
+// ---------------------------------------------------------------------------
+// Reading and writing frames
+
+/** A connection to the peer, and the bytes read but not used yet. */
+export interface Wire {
+  conn: Deno.TcpConn;
+  address: string; // the peer's, as 127.0.0.1:51234 or [::1]:51234
+  buffer: Uint8Array; // room for one line and its "\n"
+  filled: number; // how many bytes at the start of buffer hold data
+}
+
+export function openWire(conn: Deno.TcpConn): Wire {
+  const { hostname, port } = conn.remoteAddr;
+  const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+  const buffer = new Uint8Array(MAX_LINE_BYTES + 1);
+  return { conn, address: `${host}:${port}`, buffer, filled: 0 };
+}
+
+// `fatal` makes bytes that are not UTF-8 an error instead of "\ufffd";
+// `ignoreBOM` keeps a byte-order mark, which JSON then refuses.
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const encoder = new TextEncoder();
 
 /**
- * Checks that a JSON value is exactly one of the four frames: an object
- * with exactly the right keys, each of the right type and size. Anything
- * else throws a ProtocolError that says what was wrong.
+ * The next line from the peer (without its "\n"), or null when the peer has
+ * closed. A line longer than MAX_LINE_BYTES is refused as soon as the buffer
+ * is full: a peer that sends 10 MB without a newline costs us 32 KiB.
  */
-export function parseFrame(value: JsonValue): Frame {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new ProtocolError("bad-frame", "a frame that is not a JSON object");
-  }
-  const type = value.type;
-  if (typeof type !== "string") {
-    throw new ProtocolError("bad-frame", 'a frame without a "type"');
-  }
-  if (!Object.hasOwn(KEYS, type)) {
-    throw new ProtocolError(
-      "bad-frame",
-      `a frame of unknown type ${quote(type)}`,
-    );
-  }
-  // A hello for another protocol, or a later version of this one, may
-  // have other keys: say what it is before checking the keys.
-  if (
-    type === "hello" &&
-    (value.protocol !== PROTOCOL || value.version !== VERSION)
-  ) {
-    throw new ProtocolError(
-      "wrong-protocol",
-      `a hello for protocol ${quote(value.protocol)} version ` +
-        `${quote(value.version)} (this program speaks ${PROTOCOL} version ` +
-        `${VERSION})`,
-    );
-  }
-  const expected = KEYS[type as Frame["type"]];
-  const keys = Object.keys(value);
-  if (
-    keys.length !== expected.length ||
-    !keys.every((key) => expected.includes(key))
-  ) {
-    const list = expected.map((key) => `"${key}"`).join(", ");
-    throw new ProtocolError(
-      "bad-frame",
-      `a "${type}" frame whose keys are not exactly ${list}`,
-    );
-  }
-
-  if (type === "hello") {
-    const { username } = value;
-    if (typeof username !== "string" || !USERNAME.test(username)) {
-      throw new ProtocolError(
-        "bad-frame",
-        `the username ${quote(username)}, which is not 1 to 32 letters, ` +
-          `digits, "_", "." or "-"`,
-      );
+async function readLine(wire: Wire): Promise<string | null> {
+  let end = wire.buffer.subarray(0, wire.filled).indexOf(0x0a);
+  while (end === -1) {
+    const full = wire.filled === wire.buffer.length; // 32768 bytes, no "\n"
+    if (full) {
+      throw new ProtocolError("too-long", "a line longer than 32768 bytes");
     }
-    return hello(username);
+    const count = await wire.conn.read(wire.buffer.subarray(wire.filled));
+    if (count === null) return null;
+    const read = wire.buffer.subarray(wire.filled, wire.filled + count);
+    if (read.indexOf(0x0a) !== -1) end = wire.filled + read.indexOf(0x0a);
+    wire.filled += count;
   }
-  if (type === "message") {
-    return { type, text: checkText(value.text, "message text") };
-  }
-  if (type === "error") {
-    const { code } = value;
-    if (typeof code !== "string" || !/^[a-z-]{1,32}$/.test(code)) {
-      throw new ProtocolError(
-        "bad-frame",
-        'an error frame whose "code" is not 1 to 32 of a-z and "-"',
-      );
-    }
-    return {
-      type,
-      code: code as ErrorCode,
-      message: checkText(value.message, "error message"),
-    };
-  }
-  return { type: "bye" };
-}
-
-/** A text field: a string of 1 to MAX_TEXT_BYTES bytes of proper Unicode. */
-function checkText(text: JsonValue | undefined, what: string): string {
-  if (typeof text !== "string") {
-    throw new ProtocolError("bad-frame", `a ${what} that is not a string`);
-  }
-  if (text === "") {
-    throw new ProtocolError("bad-frame", `an empty ${what}`);
-  }
-  // JSON can spell half of an emoji ("\ud83d") alone; such a string is not
-  // text and cannot be shown or sent on as UTF-8.
-  if (!text.isWellFormed()) {
-    throw new ProtocolError("bad-frame", `a ${what} with a lone surrogate`);
-  }
-  // A string's .length counts UTF-16 units, not bytes: "é" is 1 unit but 2
-  // bytes. The limit is in bytes, like the line limit.
-  const bytes = text.length <= MAX_TEXT_BYTES / 3
-    ? text.length // cannot be too long: at most 3 bytes a unit
-    : encoder.encode(text).length;
-  if (bytes > MAX_TEXT_BYTES) {
-    throw new ProtocolError(
-      "bad-frame",
-      `a ${what} of ${bytes} bytes (the limit is ${MAX_TEXT_BYTES})`,
-    );
-  }
-  return text;
-}
-
-/** A short, printable rendering of a peer's value, for error messages. */
-function quote(value: JsonValue | undefined): string {
-  const text = JSON.stringify(value) ?? "nothing";
-  // JSON.stringify escapes control characters but not C1 or bidi ones.
-  const safe = text.replace(/[\u0080-\u009f\u061c\u2000-\u206f]/g, "?");
-  return safe.length > 40 ? `${safe.slice(0, 37)}...` : safe;
-}
-
-// ---------------------------------------------------------------------------
-// Reading lines, with a limit
-
-/**
- * Splits the bytes of `conn` into lines (without their "\n") and decodes
- * each one as UTF-8. Stops with a ProtocolError as soon as a line grows
- * past `maxBytes`, so a peer that sends 10 MB without a newline costs us
- * `maxBytes` of memory, not 10 MB. Ends when the peer closes.
- */
-export async function* readLines(
-  conn: Deno.Conn,
-  maxBytes = MAX_LINE_BYTES,
-): AsyncGenerator<string> {
-  // `fatal: true` makes invalid UTF-8 an error instead of quietly turning
-  // it into "\ufffd"; `ignoreBOM` keeps a byte-order mark, so that JSON
-  // rejects it rather than us silently dropping it.
-  const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-  const buffer = new Uint8Array(64 * 1024);
-  // The start of a line whose end has not arrived yet, in pieces.
-  let pending: Uint8Array[] = [];
-  let pendingBytes = 0;
-  while (true) {
-    const count = await conn.read(buffer);
-    if (count === null) return; // The peer closed its side.
-    const chunk = buffer.subarray(0, count);
-    let start = 0;
-    while (start < chunk.length) {
-      const newline = chunk.indexOf(0x0a, start);
-      const end = newline === -1 ? chunk.length : newline;
-      if (pendingBytes + (end - start) > maxBytes) {
-        throw new ProtocolError(
-          "too-long",
-          `a line longer than ${maxBytes} bytes`,
-        );
-      }
-      if (newline === -1) {
-        // `buffer` is reused by the next read: keep a copy.
-        pending.push(chunk.slice(start));
-        pendingBytes += chunk.length - start;
-        break;
-      }
-      const piece = chunk.subarray(start, newline);
-      const line = pending.length === 0 ? piece : concat([...pending, piece]);
-      pending = [];
-      pendingBytes = 0;
-      start = newline + 1;
-      let text: string;
-      try {
-        text = decoder.decode(line);
-      } catch {
-        throw new ProtocolError("bad-utf8", "a line that is not valid UTF-8");
-      }
-      yield text;
-    }
+  const line = wire.buffer.slice(0, end);
+  wire.buffer.copyWithin(0, end + 1, wire.filled); // keep what follows
+  wire.filled -= end + 1;
+  try {
+    return decoder.decode(line);
+  } catch {
+    throw new ProtocolError("bad-utf8", "a line that is not valid UTF-8");
   }
 }
 
-// ---------------------------------------------------------------------------
-// A connection that speaks frames
-
-/** What `Wire.receive` found: a frame, or why there is none. */
+/** What the peer did: a frame, a broken rule, closed, or the network failed. */
 export type Received =
   | { kind: "frame"; frame: Frame }
-  /** The peer broke the rules; we should tell it and hang up. */
   | { kind: "invalid"; error: ProtocolError }
-  /** The peer closed the connection (it sent nothing more). */
   | { kind: "ended" }
-  /** The connection failed (reset, ...). */
   | { kind: "lost"; error: unknown };
 
-/**
- * A TCP connection that sends and receives frames. Nothing here throws:
- * `receive` reports problems as values, and `send` never fails (if the
- * connection is gone, the next `receive` says so).
- */
-export class Wire {
-  readonly conn: Deno.TcpConn;
-  /** The peer's address, like `127.0.0.1:51234`, for messages. */
-  readonly address: string;
-  #frames: ReadableStreamDefaultReader<JsonValue> | undefined;
-  #writer: WritableStreamDefaultWriter<Frame>;
-  #sent: Promise<void>;
-  #closing: Promise<void> | undefined;
-
-  constructor(conn: Deno.TcpConn) {
-    this.conn = conn;
-    this.address = formatAddress(conn.remoteAddr);
-    // Sending: frames -> JSON text + "\n" -> UTF-8 bytes -> the socket.
-    // `preventClose` leaves closing the connection to `close` below.
-    const frames = new JsonStringifyStream();
-    this.#sent = frames.readable
-      .pipeThrough(new TextEncoderStream())
-      .pipeTo(conn.writable, { preventClose: true })
-      .catch(() => {}); // A failed write shows up as a failed read.
-    this.#writer = frames.writable.getWriter();
-  }
-
-  /** Sends one frame (queued in order; does not wait for the network). */
-  send(frame: Frame): void {
-    this.#writer.write(frame).catch(() => {});
-  }
-
-  /** Waits for the next frame from the peer, or for why none will come. */
-  async receive(): Promise<Received> {
-    // Started on first use, so that a connection we only refuse (busy)
-    // is never read by anything but `close`.
-    this.#frames ??= ReadableStream.from(readLines(this.conn))
-      .pipeThrough(new JsonParseStream())
-      .getReader();
-    let value: JsonValue;
-    try {
-      const result = await this.#frames.read();
-      if (result.done) return { kind: "ended" };
-      value = result.value;
-    } catch (error) {
-      if (error instanceof ProtocolError) return { kind: "invalid", error };
-      if (error instanceof SyntaxError) {
-        const problem = new ProtocolError(
-          "not-json",
-          "a line that is not JSON",
-        );
-        return { kind: "invalid", error: problem };
+/** Waits for the next frame from the peer. Never throws. */
+export async function receive(wire: Wire): Promise<Received> {
+  try {
+    while (true) {
+      const line = await readLine(wire);
+      if (line === null) return { kind: "ended" };
+      // A line of only JSON whitespace (such as the "\r" of "\r\n") is skipped.
+      if (!/^[ \t\r]*$/.test(line)) {
+        return { kind: "frame", frame: parseFrame(line) };
       }
-      return { kind: "lost", error };
     }
-    try {
-      return { kind: "frame", frame: parseFrame(value) };
-    } catch (error) {
-      if (error instanceof ProtocolError) return { kind: "invalid", error };
-      throw error;
-    }
-  }
-
-  /**
-   * Sends `last` (a bye or an error), then closes the connection politely:
-   * our side first (the peer reads end-of-file after our last frame), then
-   * we read and drop what the peer still sends until it closes too. Closing
-   * with unread bytes would make the operating system reset the connection,
-   * which can destroy our last frame before the peer reads it. Takes at most
-   * about two seconds, whatever the peer does.
-   */
-  close(last?: Frame): Promise<void> {
-    this.#closing ??= this.#close(last);
-    return this.#closing;
-  }
-
-  async #close(last: Frame | undefined): Promise<void> {
-    if (last !== undefined) this.send(last);
-    this.#writer.close().catch(() => {});
-    await within(this.#sent, 1500);
-    try {
-      await this.conn.closeWrite();
-      await within(this.#drain().catch(() => {}), 500);
-    } catch {
-      // Already closed or reset by the peer: nothing left to be polite to.
-    }
-    try {
-      this.conn.close(); // Also ends a read still waiting in `receive`.
-    } catch {
-      // Already closed.
-    }
-  }
-
-  /** Reads and drops up to 1 MiB, until the peer closes. */
-  async #drain(): Promise<void> {
-    const buffer = new Uint8Array(64 * 1024);
-    for (let total = 0; total < 1024 * 1024;) {
-      const count = await this.conn.read(buffer);
-      if (count === null) return;
-      total += count;
-    }
+  } catch (error) {
+    if (error instanceof ProtocolError) return { kind: "invalid", error };
+    return { kind: "lost", error };
   }
 }
 
-/** Waits for `promise`, but no longer than `ms` milliseconds. */
-export async function within<T>(
-  promise: Promise<T>,
-  ms: number,
-): Promise<T | "timeout"> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<"timeout">((resolve) => {
-    timer = setTimeout(() => resolve("timeout"), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
+/** The book's sendall(): conn.write may write only part of the bytes. */
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  for (let sent = 0; sent < bytes.length;) {
+    sent += await conn.write(bytes.subarray(sent));
   }
+}
+
+/**
+ * Sends one frame as a line of compact JSON (JSON.stringify without spaces).
+ * A failure is ignored: the next receive reports the broken connection.
+ */
+export async function send(conn: Deno.Conn, frame: Frame): Promise<void> {
+  try {
+    await writeAll(conn, encoder.encode(JSON.stringify(frame) + "\n"));
+  } catch {
+    // Reset or closed: see above.
+  }
+}
+
+function tryClose(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // Closed already.
+  }
+}
+
+const discard = new Uint8Array(16 * 1024); // shared: what goes here is dropped
+
+/**
+ * Sends `last` (a bye or an error frame), then closes politely: our sending
+ * side first (the peer reads end-of-file after our last frame), then we read
+ * and drop what the peer still sends until it closes too. Closing with
+ * unread bytes would make the system reset the connection, which can destroy
+ * our last frame before the peer reads it. Whatever the peer does, the
+ * connection is closed after `ms` milliseconds at most; with `ms` 0, as soon
+ * as our frame is out, without waiting for the peer.
+ */
+export async function close(conn: Deno.Conn, last?: Frame, ms = 2000) {
+  const timer = ms > 0 ? setTimeout(() => tryClose(conn), ms) : undefined;
+  try {
+    if (last !== undefined) await send(conn, last);
+    await conn.closeWrite();
+    while (ms > 0 && (await conn.read(discard)) !== null) {
+      // Dropped: the chat is over.
+    }
+  } catch {
+    // Reset by the peer, or closed by the timer.
+  }
+  clearTimeout(timer);
+  tryClose(conn);
 }

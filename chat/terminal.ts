@@ -1,239 +1,186 @@
 /**
- * The chat's side facing the person: the lines they type, and what the
- * screen shows. Two cases, decided once at the start:
- *
- * - A person at a terminal (stdin and stdout both terminals): a prompt
- *   `alice: ` at your turn, so that what you type becomes the message line
- *   `alice: hi bob` as you type it, and a short status line while it is the
- *   other side's turn.
- * - Pipes (a script, a test): no prompts and no status lines, only the
- *   lines worth keeping: every message as `USERNAME: TEXT`, and who joined
- *   and left. Problems go to stderr in both cases.
+ * The chat's side that faces the person: the lines they type, and what the
+ * screen shows. Two cases, decided once at the start. A person at a terminal
+ * (stdin and stdout both terminals) gets a prompt `alice: ` at their turn,
+ * so that the line they type becomes the message line, and a status line
+ * `(bob's turn)` during the other's. Through pipes (a script, a test) there
+ * are only the lines worth keeping: every message as `NAME: TEXT`, and who
+ * joined and who left. Problems go to stderr in both cases.
  *
  * @module
  */
 
-import { TextLineStream } from "@std/streams/text-line-stream";
-
-// ---------------------------------------------------------------------------
-// Showing a peer's text safely
-
-// What a terminal could take as a command rather than as text. ESC starts
-// the escape sequences that move the cursor ("\x1b[H"), clear the screen
-// ("\x1b[2J") or set the window's title ("\x1b]0;...\x07"); U+009B is ESC
-// and "[" in one character; U+202E makes the rest of a line display right
-// to left, so that "txt.exe" reads "exe.txt".
-const UNSAFE = new RegExp(
-  [
-    "[\\u0000-\\u001f\\u007f]", // C0 controls (ESC among them) and DEL
-    "[\\u0080-\\u009f]", // C1 controls
-    "[\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069]", // bidi marks
-    "[\\u2028\\u2029]", // line and paragraph separators
-    "[\\ud800-\\udfff]", // half a surrogate pair, alone: not a character
-  ].join("|"),
-  "gu",
-);
-
-/**
- * Returns `text` with every character a terminal might obey replaced by
- * its visible escape: ESC becomes the four characters `\x1b`, U+202E
- * becomes `\u202e`. What is left is plain text that cannot move the
- * cursor, clear the screen or change the window's title.
- */
-export function sanitize(text: string): string {
-  return text.replace(UNSAFE, (character) => {
-    const code = character.charCodeAt(0);
-    return code < 0x100
-      ? `\\x${code.toString(16).padStart(2, "0")}`
-      : `\\u${code.toString(16).padStart(4, "0")}`;
-  });
-}
+export const interactive = Deno.stdin.isTerminal() && Deno.stdout.isTerminal();
 
 // ---------------------------------------------------------------------------
 // The lines the person types
 
-/**
- * The lines typed (or piped) on stdin, kept in order until the chat takes
- * them, one per turn. What you type while it is the other side's turn
- * waits here for yours. End of input (Ctrl-D) becomes `null`, the last
- * "line", which stays: it is acted on when its turn comes.
- */
-export class InputLines {
-  /** Lines read but not taken yet; `null` at the end means end of input. */
-  #lines: (string | null)[] = [];
-  /** Wakes up whoever waits for a line (or for room in the queue). */
-  #waiters = new Set<() => void>();
-  /** Called as each line arrives (the person pressed Enter). */
-  #onLine: () => void;
+// Lines typed (or piped in) and not used yet, in order, one per turn: what
+// you type during the other's turn waits here for yours. `null` at the end
+// stands for the end of input (Ctrl-D), which stays until its turn comes.
+const typed: (string | null)[] = [];
+let wakeChat = () => {}; // a line came: wakes the chat if it waits for one
+let wakeReader = () => {}; // a line was used: wakes the reader if it waits
 
-  /** The most lines kept before we stop reading stdin for a while. */
-  static readonly LIMIT = 1000;
-
-  constructor(input: ReadableStream<Uint8Array>, onLine: () => void) {
-    this.#onLine = onLine;
-    this.#read(input);
-  }
-
-  async #read(input: ReadableStream<Uint8Array>): Promise<void> {
-    // TextLineStream also removes the "\r" of Windows-style "\r\n" lines.
-    const lines = input
-      .pipeThrough(new TextDecoderStream())
-      .pipeThrough(new TextLineStream());
-    try {
-      for await (const line of lines) {
-        // A script may pipe in more lines than the chat can use for a while:
-        // stop reading until there is room, instead of keeping them all.
-        while (this.#lines.length >= InputLines.LIMIT) await this.#changed();
-        this.#push(line);
-        this.#onLine();
+/** Reads stdin for as long as the program runs, line by line. */
+export async function readKeyboard(): Promise<void> {
+  let partial = ""; // the start of a line whose "\n" has not come yet
+  try {
+    const text = Deno.stdin.readable.pipeThrough(new TextDecoderStream());
+    for await (const piece of text) {
+      const lines = (partial + piece).split("\n");
+      partial = lines.pop()!;
+      if (lines.length > 0) unfinished = ""; // Enter moved the cursor down
+      for (const line of lines) typed.push(line.replace(/\r$/, ""));
+      wakeChat();
+      // A script may pipe in more lines than the chat can use for a while:
+      // stop reading until there is room, rather than keep them all.
+      while (typed.length >= 1000) {
+        await new Promise<void>((resolve) => wakeReader = resolve);
       }
-    } catch {
-      // stdin failed (rare): treat it as the end of input.
     }
-    this.#push(null);
+  } catch {
+    // stdin failed (rare): the same as the end of input.
   }
+  if (partial !== "") typed.push(partial);
+  typed.push(null);
+  wakeChat();
+}
 
-  #push(line: string | null): void {
-    this.#lines.push(line);
-    this.#wakeAll();
-  }
+/** Is a line (or the end of input) waiting to be used? */
+export const lineWaiting = () => typed.length > 0;
 
-  /** Resolves at the next change to the queue. */
-  #changed(): Promise<void> {
-    return new Promise((resolve) => this.#waiters.add(resolve));
-  }
+/** Resolves when a line (or the end of input) is waiting. */
+export function lineTyped(): Promise<{ kind: "typed" }> {
+  return new Promise((resolve) => {
+    wakeChat = () => resolve({ kind: "typed" });
+    if (typed.length > 0) wakeChat();
+  });
+}
 
-  #wakeAll(): void {
-    for (const wake of this.#waiters) wake();
-    this.#waiters.clear();
-  }
-
-  /** Is a line (or the end of input) waiting to be taken? */
-  get ready(): boolean {
-    return this.#lines.length > 0;
-  }
-
-  /** Resolves when a line (or the end of input) is waiting. */
-  async whenReady(): Promise<void> {
-    while (!this.ready) await this.#changed();
-  }
-
-  /** Takes the next line, or `null` for end of input (which stays). */
-  take(): string | null {
-    const line = this.#lines[0];
-    if (line === null) return null;
-    this.#lines.shift();
-    this.#wakeAll();
-    return line;
-  }
+/** The next line, or null for the end of input (which stays). */
+export function takeLine(): string | null {
+  if (typed[0] === null) return null;
+  wakeReader();
+  return typed.shift()!;
 }
 
 // ---------------------------------------------------------------------------
 // The screen
 
-const encoder = new TextEncoder();
+// Text from the network may hold characters a terminal obeys rather than
+// shows: ESC starts the sequences that move the cursor, clear the screen
+// ("\x1b[2J") or set the window's title; U+009B is ESC and "[" in one; U+202E
+// shows the rest of the line right to left ("txt.exe" reads "exe.txt"); a
+// zero-width space hides in a name. Each is shown as its number instead:
+// ESC as \u{1b}. This covers C0 and C1 controls, DEL, bidi and zero-width
+// characters (format, Cf), the line and paragraph separators and halves of
+// emoji (lone surrogates). Every line we print goes through it.
+const unsafe = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu;
+const escape = (c: string) => `\\u{${c.codePointAt(0)!.toString(16)}}`;
+export const safe = (text: string) => text.replace(unsafe, escape);
 
 /**
- * Where everything the chat shows goes. Lines are written whole, on their
- * own, so that scripts can pick out `USERNAME: TEXT`. On a terminal, a
- * prompt or status line may sit unfinished on the last line; any line
- * printed after it replaces it.
+ * Cuts a line into rows of at most `width` columns; rows after the first
+ * start with `indent` spaces. If the terminal wrapped a long line itself, a
+ * peer could pad a message with spaces so that its next row starts with
+ * `alice: ` and reads like a line of alice's. Ours start with spaces, and
+ * every real line starts with a name. A character outside ASCII counts as 2
+ * columns: most take 1, some take 2 (中, 😀); counting too many only wraps a
+ * little early, counting too few would let the terminal wrap.
  */
-export class Screen {
-  readonly interactive: boolean;
-  /** Is our prompt or status on the last line, with no "\n" after it? */
-  #unfinished = false;
-  /** The last prompt or status written. */
-  #last = "";
-
-  constructor(interactive: boolean) {
-    this.interactive = interactive;
-  }
-
-  /** A line for stdout: a message, or someone joined or left. */
-  say(line: string): void {
-    this.#clearUnfinished();
-    console.log(line);
-  }
-
-  /** A line for stderr: something went wrong. */
-  warn(line: string): void {
-    this.#clearUnfinished();
-    console.error(line);
-  }
-
-  /**
-   * A line on stderr about something outside the conversation (someone
-   * else tried to join), printed in the middle of it: the prompt or status
-   * it had to clear is shown again after it.
-   */
-  aside(line: string): void {
-    const unfinished = this.#unfinished ? this.#last : "";
-    this.warn(line);
-    if (unfinished !== "") this.#write(unfinished);
-  }
-
-  /** On a terminal: a hint printed once, dimmed. */
-  hint(line: string): void {
-    if (!this.interactive) return;
-    this.#clearUnfinished();
-    console.log(dim(line));
-  }
-
-  /** On a terminal: `alice: `, and the cursor waits after it. */
-  prompt(username: string): void {
-    if (!this.interactive) return;
-    this.#clearUnfinished();
-    this.#write(`${username}: `);
-  }
-
-  /** On a terminal: a status on the last line, until the next line. */
-  status(text: string): void {
-    if (!this.interactive) return;
-    this.#clearUnfinished();
-    this.#write(dim(text));
-  }
-
-  /**
-   * The person pressed Enter (or Ctrl-C): the terminal moved the cursor to
-   * a new line by itself, so our prompt or status line is finished.
-   */
-  lineEnded(): void {
-    this.#unfinished = false;
-  }
-
-  /**
-   * Ctrl-C: the terminal has printed "^C" after our prompt or status. Clear
-   * that line now, before anything else is printed on it.
-   */
-  interrupted(): void {
-    this.#clearUnfinished();
-    this.#unfinished = false;
-  }
-
-  /** On a terminal: removes the line just typed (an empty one, `/quit`). */
-  eraseTypedLine(): void {
-    // Up one line ("\x1b[A"), to its start ("\r"), and clear it ("\x1b[2K").
-    if (this.interactive) this.#write("\x1b[A\r\x1b[2K", false);
-  }
-
-  /** A line printed now must first remove an unfinished prompt or status. */
-  #clearUnfinished(): void {
-    if (this.#unfinished) this.#write("\r\x1b[2K", false);
-  }
-
-  #write(text: string, unfinished = true): void {
-    if (unfinished) this.#last = text;
-    const bytes = encoder.encode(text);
-    let written = 0;
-    while (written < bytes.length) {
-      written += Deno.stdout.writeSync(bytes.subarray(written));
+export function wrap(line: string, indent: number, width: number): string {
+  indent = Math.min(indent, width >> 1);
+  let rows = "", row = "", columns = 0;
+  for (const character of line) {
+    const wide = character > "\x7e" ? 2 : 1;
+    if (columns + wide > width) {
+      rows += row + "\n";
+      row = " ".repeat(indent);
+      columns = indent;
     }
-    this.#unfinished = unfinished;
+    row += character;
+    columns += wide;
+  }
+  return rows + row;
+}
+
+// Our prompt or status, on the last line of a terminal with no "\n" after
+// it yet; the next line printed first clears it. "" when there is none.
+let unfinished = "";
+const encoder = new TextEncoder();
+
+/** Writes all of `text`; quietly nothing if the terminal is gone (SIGHUP). */
+function write(text: string, stream = Deno.stdout): void {
+  const bytes = encoder.encode(text);
+  try {
+    for (let n = 0; n < bytes.length;) n += stream.writeSync(bytes.subarray(n));
+  } catch {
+    // Closed terminal or pipe: nobody reads any more.
   }
 }
 
-/** Faint text for hints and status, unless NO_COLOR is set. */
-function dim(text: string): string {
-  return Deno.noColor ? text : `\x1b[2m${text}\x1b[22m`;
+/** Clears our unfinished prompt or status ("\r", then erase the line). */
+function clearUnfinished(): void {
+  if (unfinished !== "") write("\r\x1b[2K");
+  unfinished = "";
+}
+
+/**
+ * Prints a line, made safe, on stdout (or `stream`); on a terminal, wrapped
+ * to its width, continuation rows indented by `indent`.
+ */
+export function say(line: string, indent = 2, stream = Deno.stdout): void {
+  clearUnfinished();
+  let text = safe(line);
+  if (stream.isTerminal()) {
+    text = wrap(text, indent, Math.max(Deno.consoleSize().columns - 1, 8));
+  }
+  write(text + "\n", stream);
+}
+
+/** A message, `NAME: TEXT`, its rows indented under the text. */
+export const message = (name: string, text: string) =>
+  say(`${name}: ${text}`, name.length + 2);
+
+/** A line about a problem, on stderr. */
+export const warn = (line: string) => say(line, 2, Deno.stderr);
+
+/** A line in the middle of a turn: the prompt or status is shown again. */
+export function aside(line: string): void {
+  const last = unfinished;
+  warn(line);
+  if (last !== "") show(last);
+}
+
+/** Faint text, for hints and status (unless NO_COLOR is set). */
+const dim = (text: string) => Deno.noColor ? text : `\x1b[2m${text}\x1b[22m`;
+
+/** On a terminal: text on the last line, until the next line replaces it. */
+function show(text: string): void {
+  clearUnfinished();
+  write(text);
+  unfinished = text;
+}
+
+/** On a terminal: a hint printed once, dimmed (our own words, all safe). */
+export function hint(line: string): void {
+  if (interactive) show(dim(line) + "\n");
+  unfinished = "";
+}
+
+/** On a terminal: `alice: `, and the cursor waits after it. */
+export function prompt(name: string): void {
+  if (interactive) show(`${name}: `);
+}
+
+/** On a terminal: `(bob's turn) `, and what you type ahead shows after it. */
+export function status(text: string): void {
+  if (interactive) show(dim(text));
+}
+
+/** On a terminal: removes the line just typed (an empty one, or /quit). */
+export function eraseTypedLine(): void {
+  // Up one line ("\x1b[A"), to its start ("\r"), and erase it ("\x1b[2K").
+  if (interactive) write("\x1b[A\r\x1b[2K");
 }

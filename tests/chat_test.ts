@@ -1,5 +1,6 @@
 // Activity 12.1: the chat (`deno task chat`). Two real processes talk
-// through their stdin and stdout; raw sockets play the bad peers.
+// through their stdin and stdout; raw sockets play the bad peers; tmux plays
+// the person at a terminal.
 
 import {
   assert,
@@ -10,10 +11,12 @@ import {
 import {
   freePort,
   type Listening,
+  ROOT,
   runTask,
   sleep,
   TaskProcess,
 } from "./_helpers.ts";
+import { taskArgs } from "../tools/task_process.ts";
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -43,16 +46,14 @@ function startClient(
 /** The lines of the conversation itself: messages, and who left. */
 function chatLines(lines: string[]): string[] {
   return lines.filter((line) =>
-    /^[A-Za-z0-9_.-]{1,32}: /.test(line) || / left the chat$/.test(line)
+    /^[A-Za-z0-9_.-]{1,32}: /.test(line) ||
+    / left the chat( \(SIG[A-Z]+\))?$/.test(line)
   );
 }
 
-/** Does `text` hold a character a terminal would obey? */
+/** Does `text` hold a character a terminal might obey (or hide)? */
 function hasControls(text: string): boolean {
-  return [...text].some((character) => {
-    const code = character.codePointAt(0)!;
-    return code < 0x20 || (code >= 0x7f && code <= 0x9f) || code === 0x202e;
-  });
+  return /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/u.test(text);
 }
 
 /** Waits for line number `index` (from 0) of `process`'s stderr. */
@@ -160,18 +161,25 @@ class RawPeer {
 /** A raw client that has said hello as `name` and read the server's. */
 async function greetedPeer(address: Listening, name = "eve") {
   const peer = await RawPeer.connect(address);
-  assertEquals(await peer.frame(), {
-    type: "hello",
-    protocol: "deno-chat",
-    version: 1,
-    username: "alice",
-  });
+  assertEquals(await peer.frame(), hello("alice"));
   await peer.sendFrame(hello(name));
   return peer;
 }
 
 function hello(username: string) {
   return { type: "hello", protocol: "deno-chat", version: 1, username };
+}
+
+/** The server's "Turned away N connections" lines, and their total. */
+function turnedAway(server: TaskProcess): { lines: number; total: number } {
+  const pattern =
+    /^Turned away (\d+) connections?: the server is busy with this chat\.$/;
+  const counts = server.stderrLines.map((line) => line.match(pattern))
+    .filter((match) => match !== null).map((match) => Number(match![1]));
+  return {
+    lines: counts.length,
+    total: counts.reduce((sum, count) => sum + count, 0),
+  };
 }
 
 // ---------------------------------------------------------------------------
@@ -208,7 +216,8 @@ Deno.test("chat: the conversation through pipes, in order, on both ends", async 
   await server.waitForLine(/^bob left the chat$/);
   assertEquals(chatLines(server.stdoutLines), expected);
   // The server waits for the next client...
-  const waiting = /^Waiting for someone to join: deno task chat client /;
+  const waiting =
+    /^Waiting for someone to join: deno task chat client --username NAME --port \d+$/;
   await server.waitForLine(waiting);
   assertEquals(server.stdoutLines.filter((l) => waiting.test(l)).length, 2);
 
@@ -296,7 +305,9 @@ Deno.test("chat: /quit typed out of turn leaves at the client's next turn", asyn
   assertEquals(chatLines(bob.stdoutLines), expected);
   await server.waitForLine(/^bob left the chat$/);
   assertEquals(chatLines(server.stdoutLines), expected);
-  assertEquals((await server.stop()).code, 0);
+  const stopped = await server.stop();
+  assertEquals(stopped.code, 0);
+  assertEquals(server.stdoutLines.at(-1), "Server stopped (SIGINT).");
 });
 
 Deno.test("chat: Ctrl-C leaves at once, on either side", async () => {
@@ -309,7 +320,10 @@ Deno.test("chat: Ctrl-C leaves at once, on either side", async () => {
   await server.waitForLine(/^bob: hi$/);
   const bobResult = await bob.stop();
   assertEquals(bobResult.code, 0);
-  assertEquals(chatLines(bob.stdoutLines), ["bob: hi", "bob left the chat"]);
+  assertEquals(chatLines(bob.stdoutLines), [
+    "bob: hi",
+    "bob left the chat (SIGINT)",
+  ]);
   await server.waitForLine(/^bob left the chat$/);
 
   // alice presses Ctrl-C during carol's turn: she leaves, the server ends.
@@ -320,11 +334,48 @@ Deno.test("chat: Ctrl-C leaves at once, on either side", async () => {
   assertEquals(chatLines(server.stdoutLines), [
     "bob: hi",
     "bob left the chat",
-    "alice left the chat",
+    "alice left the chat (SIGINT)",
   ]);
   const carolResult = await carol.finished();
   assertEquals(carolResult.code, 0);
   assertEquals(chatLines(carol.stdoutLines), ["alice left the chat"]);
+});
+
+Deno.test("chat: SIGTERM and SIGHUP (terminal closed) leave like Ctrl-C, named", async () => {
+  await using server = startServer();
+  const address = await server.listening();
+  await using bob = startClient(address);
+  await bob.write("hi\n");
+  await server.waitForLine(/^bob: hi$/);
+  bob.kill("SIGTERM");
+  const bobResult = await bob.finished();
+  assertEquals(bobResult.code, 0);
+  assertEquals(bobResult.signal, null);
+  assertEquals(bobResult.stderr, "");
+  assertEquals(chatLines(bob.stdoutLines), [
+    "bob: hi",
+    "bob left the chat (SIGTERM)",
+  ]);
+  await server.waitForLine(/^bob left the chat$/);
+
+  await using carol = startClient(address, "carol");
+  await server.waitForLine(/^carol joined the chat/);
+  server.kill("SIGHUP");
+  const alice = await server.finished();
+  assertEquals(alice.code, 0);
+  assertEquals(alice.signal, null);
+  assertEquals(server.stdoutLines.at(-1), "alice left the chat (SIGHUP)");
+  const carolResult = await carol.finished();
+  assertEquals(carolResult.code, 0);
+  assertEquals(chatLines(carol.stdoutLines), ["alice left the chat"]);
+
+  // A server with nobody to chat with just stops, and says why.
+  await using idle = startServer();
+  await idle.listening();
+  idle.kill("SIGTERM");
+  const idleResult = await idle.finished();
+  assertEquals(idleResult.code, 0);
+  assertEquals(idle.stdoutLines.at(-1), "Server stopped (SIGTERM).");
 });
 
 Deno.test("chat: a busy server turns a third party away; the chat goes on", async () => {
@@ -356,11 +407,12 @@ Deno.test("chat: a busy server turns a third party away; the chat goes on", asyn
     `error: The chat server at 127.0.0.1:${address.port} is busy with ` +
       `another chat; try again later.`,
   );
-  const refused = server.stderrLines.filter((line) =>
-    /^127\.0\.0\.1:\d+ tried to join during the chat; told it the server is busy\.$/
-      .test(line)
-  );
-  assertEquals(refused.length, 2);
+  // The server counts them, in a line at most once a second.
+  await server.waitForLine(/^Turned away/, { stream: "stderr" });
+  for (let i = 0; i < 30 && turnedAway(server).total < 2; i++) {
+    await sleep(100);
+  }
+  assertEquals(turnedAway(server).total, 2, server.transcript());
 
   // bob and alice did not notice.
   await server.write("still here\n");
@@ -372,6 +424,55 @@ Deno.test("chat: a busy server turns a third party away; the chat goes on", asyn
     "alice: still here",
     "bob left the chat",
   ]);
+  await server.waitForLine(/^bob left the chat$/);
+  assertEquals((await server.stop()).code, 0);
+});
+
+Deno.test("chat: a flood of 3,000 connections during a chat: one count a second, the chat goes on", async () => {
+  await using server = startServer();
+  const address = await server.listening();
+  await using bob = startClient(address);
+  await bob.write("hi\n");
+  await server.waitForLine(/^bob: hi$/);
+  const rss = () => {
+    const status = Deno.readTextFileSync(`/proc/${server.pid}/status`);
+    return Number(status.match(/VmRSS:\s+(\d+) kB/)![1]) / 1024;
+  };
+  const before = rss();
+
+  // 3,000 connections, 250 at a time, each held open and never read: the
+  // server must answer each and hang up by itself.
+  const flood = 3000;
+  const conns: Deno.TcpConn[] = [];
+  try {
+    for (let start = 0; start < flood; start += 250) {
+      const batch = Array.from({ length: 250 }, () => Deno.connect(address));
+      conns.push(...await Promise.all(batch));
+    }
+    const started = Date.now();
+    while (turnedAway(server).total < flood && Date.now() - started < 30_000) {
+      await sleep(200);
+    }
+  } finally {
+    for (const conn of conns) conn.close();
+  }
+  const { lines, total } = turnedAway(server);
+  assertEquals(total, flood, server.transcript().slice(-2000));
+  // One line a second at most: a few lines, not one per connection.
+  assert(lines <= 30, `${lines} lines for ${flood} connections`);
+  assertEquals(server.stderrLines.length, lines, server.stderrLines[0]);
+  const after = rss();
+  console.log(
+    `chat server memory: ${before.toFixed(0)} MiB before the ` +
+      `flood, ${after.toFixed(0)} MiB after`,
+  );
+  assert(after - before < 60, `memory grew from ${before} to ${after} MiB`);
+
+  // The chat goes on.
+  await server.write("still here\n");
+  await bob.waitForLine(/^alice: still here$/);
+  await bob.write("/quit\n");
+  assertEquals((await bob.finished()).code, 0);
   await server.waitForLine(/^bob left the chat$/);
   assertEquals((await server.stop()).code, 0);
 });
@@ -399,7 +500,65 @@ Deno.test("chat: IPv6 on ::1", async () => {
   ]);
   await server.waitForLine(/^bob joined the chat from \[::1\]:\d+;/);
   await server.waitForLine(/^bob left the chat$/);
+  await server.waitForLine(/--host ::1 --port \d+$/);
   await server.stop();
+});
+
+Deno.test("chat server on 0.0.0.0 names this computer's addresses, not 0.0.0.0", async () => {
+  const run = (sys: string[]) =>
+    TaskProcess.spawn(Deno.execPath(), [
+      "run",
+      "--no-prompt",
+      "--allow-net=0.0.0.0",
+      ...sys,
+      "chat/chat.ts",
+      "server",
+      "--username",
+      "alice",
+      "--host",
+      "0.0.0.0",
+      "--port",
+      "0",
+    ], { stdin: true, env: { NO_COLOR: "1" } });
+  const own = Deno.networkInterfaces()
+    .filter((i) => i.family === "IPv4" && !i.address.startsWith("127."))
+    .map((i) => i.address);
+  {
+    await using server = run(["--allow-sys=networkInterfaces"]);
+    const { port } = await server.listening();
+    const [line] = await server.waitForLine(/^Waiting for someone.*/);
+    assert(!line.includes("0.0.0.0"), line);
+    assertStringIncludes(
+      line,
+      `deno run --allow-net=ADDRESS:${port} chat/chat.ts client --username ` +
+        `NAME --host ADDRESS --port ${port}, where ADDRESS is `,
+    );
+    for (const address of own) assertStringIncludes(line, address);
+    assertEquals((await server.stop()).code, 0);
+  }
+  {
+    // Without the permission to list them, it says how to see them.
+    await using server = run([]);
+    const [line] = await server.waitForLine(/^Waiting for someone.*/);
+    assert(!line.includes("0.0.0.0"), line);
+    assertStringIncludes(line, "--allow-sys=networkInterfaces");
+    assertEquals((await server.stop()).code, 0);
+  }
+  // Through the task, which allows only this computer: one sentence.
+  const task = await runTask("chat", [
+    "server",
+    "--username",
+    "alice",
+    "--host",
+    "0.0.0.0",
+  ], { stdin: "" });
+  assertEquals(task.code, 1);
+  assertEquals(
+    task.stderr,
+    "error: Deno was not allowed to use 0.0.0.0:10002: run deno run " +
+      "--allow-net=0.0.0.0:10002 --allow-sys=networkInterfaces chat/chat.ts " +
+      "with the same arguments.",
+  );
 });
 
 // ---------------------------------------------------------------------------
@@ -432,7 +591,7 @@ Deno.test("chat server: each bad peer gets an error frame and one line", async (
     assertStringIncludes(String(frame.message), `You sent ${detail}.`);
     await peer.closed();
     // A good peer hangs up when the server does; the server waits a little
-    // for that before it closes (see Wire.close).
+    // for that before it closes (see close() in chat/protocol.ts).
     peer.close();
     const line = await newStderrLine(server, before);
     const start = who === "" ? String.raw`127\.0\.0\.1:\d+` : who;
@@ -477,6 +636,19 @@ Deno.test("chat server: each bad peer gets an error frame and one line", async (
     );
   });
 
+  await t.step("a number too large (1e400), not read as null", async () => {
+    await expectRejected(
+      (peer) =>
+        peer.send(
+          '{"type":"hello","protocol":"deno-chat","version":1e400,' +
+            '"username":"eve"}\n',
+        ),
+      "bad-frame",
+      "a number too large for JavaScript",
+      "",
+    );
+  });
+
   await t.step("a message before hello", async () => {
     await expectRejected(
       (peer) => peer.sendFrame({ type: "message", text: "hi" }),
@@ -502,7 +674,30 @@ Deno.test("chat server: each bad peer gets an error frame and one line", async (
     );
   });
 
-  await t.step("the server's own username", async () => {
+  await t.step(
+    "an error frame is cut by characters, never in an emoji",
+    async () => {
+      // The username, quoted in the error, is cut to 40 characters. Cut by
+      // UTF-16 units, the 37th would be the first half of the emoji.
+      const name = "e".repeat(35) + "😀".repeat(5);
+      const before = server.stderrLines.length;
+      using peer = await RawPeer.connect(address);
+      await peer.sendFrame(hello(name));
+      assertEquals((await peer.frame()).type, "hello");
+      const line = await peer.line();
+      assert(line !== null);
+      assert(!/\\ud[89a-f]/i.test(line), `a lone surrogate in ${line}`);
+      const frame = JSON.parse(line);
+      assertEquals(frame.code, "bad-frame");
+      assert(frame.message.isWellFormed(), frame.message);
+      assertStringIncludes(frame.message, `"${"e".repeat(35)}😀...`);
+      await peer.closed();
+      peer.close();
+      assert(!hasControls(await newStderrLine(server, before)));
+    },
+  );
+
+  await t.step("the server's own username: name-taken", async () => {
     const frame = await expectRejected(
       (peer) => peer.sendFrame(hello("alice")),
       "name-taken",
@@ -529,6 +724,29 @@ Deno.test("chat server: each bad peer gets an error frame and one line", async (
       "bad-frame",
       'a "message" frame whose keys are not exactly "type", "text"',
     );
+  });
+
+  await t.step("a repeated key, not read as the last one", async () => {
+    await expectRejected(
+      async (peer) => {
+        await peer.sendFrame(hello("eve"));
+        await peer.send('{"type":"message","text":"a","text":"b"}\n');
+      },
+      "bad-frame",
+      "a frame with a repeated key",
+    );
+    // Spaces, escapes and colons inside strings do not fool the count.
+    await expectRejected(
+      async (peer) => {
+        await peer.sendFrame(hello("eve"));
+        await peer.send(
+          '{ "type" : "message" , "text" : "x\\":\\" :", "\\u0074ext": "b"}\n',
+        );
+      },
+      "bad-frame",
+      "a frame with a repeated key",
+    );
+    assertEquals(chatLines(server.stdoutLines), []);
   });
 
   await t.step("a hello twice", async () => {
@@ -565,7 +783,8 @@ Deno.test("chat server: each bad peer gets an error frame and one line", async (
     await expectRejected(
       async (peer) => {
         await peer.sendFrame(hello("eve"));
-        await peer.sendFrame({ type: "message", text: "one" });
+        // Spaces and "\r\n" are JSON whitespace: still a good frame.
+        await peer.send('{ "type": "message", "text": "one" }\r\n');
         await peer.sendFrame({ type: "message", text: "two" });
       },
       "out-of-turn",
@@ -596,7 +815,6 @@ Deno.test("chat server: each bad peer gets an error frame and one line", async (
   });
 
   await t.step("a line of 10 MB, refused after 32 KiB", async () => {
-    const started = Date.now();
     await expectRejected(
       async (peer) => {
         await peer.sendFrame(hello("eve"));
@@ -608,7 +826,6 @@ Deno.test("chat server: each bad peer gets an error frame and one line", async (
       "too-long",
       "a line longer than 32768 bytes",
     );
-    assert(Date.now() - started < 5000);
   });
 
   await t.step("a peer that vanishes during its turn", async () => {
@@ -644,35 +861,37 @@ Deno.test("chat server: each bad peer gets an error frame and one line", async (
     assertEquals((await peer.output()).code, 0);
     assertMatch(
       await newStderrLine(server, before),
-      /^Lost eve: 127\.0\.0\.1:\d+ closed the connection abruptly \(connection/,
+      /^Lost eve: 127\.0\.0\.1:\d+ closed the connection abruptly \(connection reset\)\.$/,
     );
     assertEquals(server.stderrLines.length, before + 1);
   });
 
   await t.step(
-    "escape sequences in a message are shown neutralised",
+    "escape sequences, C1, bidi and zero-width characters are shown escaped",
     async () => {
       using peer = await greetedPeer(address);
       await peer.sendFrame({
         type: "message",
-        text: "\x1b[2J\x1b[H\x1b]0;owned\x07\u009b31m\u202eexe.txt\r\n\x7f!",
+        text: "\x1b[2J\x1b]0;owned\x07\u009b31m\u202eexe.txt\r\n\x7f" +
+          "a\u200bb\u200dc\ufeffd\u2028e\u0085!",
       });
-      await server.waitForLine(/^eve: \\x1b/);
+      await server.waitForLine(/^eve: \\u\{1b\}/);
       assertEquals(
         chatLines(server.stdoutLines).at(-1),
-        String
-          .raw`eve: \x1b[2J\x1b[H\x1b]0;owned\x07\x9b31m\u202eexe.txt\x0d\x0a\x7f!`,
+        String.raw`eve: \u{1b}[2J\u{1b}]0;owned\u{7}\u{9b}31m\u{202e}` +
+          String.raw`exe.txt\u{d}\u{a}\u{7f}a\u{200b}b\u{200d}c\u{feff}d` +
+          String.raw`\u{2028}e\u{85}!`,
       );
-      // An error frame's message is shown neutralised too.
+      // An error frame's message is shown escaped too.
       await peer.sendFrame({
         type: "error",
         code: "bad-frame",
-        message: "\x1b]0;owned\x07",
+        message: "\x1b]0;owned\x07\u200b",
       });
       await peer.closed();
       peer.close();
       await server.waitForLine(
-        /^eve ended the chat with an error: \\x1b\]0;owned\\x07 \(bad-frame\)$/,
+        /^eve ended the chat with an error: \\u\{1b\}\]0;owned\\u\{7\}\\u\{200b\} \(bad-frame\)$/,
         { stream: "stderr" },
       );
       for (const line of [...server.stdoutLines, ...server.stderrLines]) {
@@ -749,7 +968,7 @@ Deno.test("chat client: shows a server's escape sequences neutralised", async ()
   assertEquals(result.code, 0);
   assertEquals(chatLines(client.stdoutLines), [
     "bob: hi",
-    String.raw`mallory: \x1b[2J\x1b]2;pwned\x07`,
+    String.raw`mallory: \u{1b}[2J\u{1b}]2;pwned\u{7}`,
     "mallory left the chat",
   ]);
   assert(!hasControls(result.stdout.replaceAll("\n", "")));
@@ -791,6 +1010,125 @@ Deno.test("chat client: a server that sends out of turn", async () => {
   );
 });
 
+Deno.test("chat client: a repeated key from the server is refused", async () => {
+  const { client, peer } = await clientOfRawServer("hi\n");
+  await using _ = client;
+  using _peer = peer;
+  await peer.sendFrame(hello("alice"));
+  assertEquals(await peer.frame(), hello("bob"));
+  assertEquals(await peer.frame(), { type: "message", text: "hi" });
+  await peer.send('{"type":"message","text":"real","text":"fake"}\n');
+  const frame = await peer.frame();
+  assertEquals(frame.code, "bad-frame");
+  await peer.closed();
+  peer.close();
+  const result = await client.finished();
+  assertEquals(result.code, 1);
+  assertEquals(chatLines(client.stdoutLines), ["bob: hi"]);
+  assertEquals(
+    result.stderr,
+    "error: alice sent a frame with a repeated key; told it so and hung up.",
+  );
+});
+
+// ---------------------------------------------------------------------------
+// At a terminal: tmux is the person's terminal, 40 columns wide
+
+/** A tmux server of our own (its own socket), one window of 40 x 20. */
+class Terminal {
+  readonly socket = `chat-test-${Deno.pid}-${Math.random()}`;
+
+  async tmux(...args: string[]): Promise<string> {
+    const output = await new Deno.Command("tmux", {
+      args: ["-L", this.socket, ...args],
+      stdin: "null",
+    }).output();
+    return decoder.decode(output.stdout);
+  }
+
+  /** Starts the chat in the window, as a person would at a terminal. */
+  async start(args: string[]): Promise<void> {
+    const quote = (word: string) => `'${word.replaceAll("'", `'\\''`)}'`;
+    const command = [Deno.execPath(), ...taskArgs("chat"), ...args]
+      .map(quote).join(" ");
+    await this.tmux(
+      "new-session",
+      "-d",
+      "-x",
+      "40",
+      "-y",
+      "20",
+      "-c",
+      new URL(ROOT).pathname,
+      `env NO_COLOR=1 ${command}; sleep 30`,
+    );
+  }
+
+  /** What the window shows now, row by row. */
+  async screen(): Promise<string[]> {
+    return (await this.tmux("capture-pane", "-p")).split("\n");
+  }
+
+  /** Waits until a row matches `pattern`. */
+  async waitFor(pattern: RegExp): Promise<RegExpMatchArray> {
+    for (let i = 0; i < 200; i++) {
+      const rows = await this.screen();
+      const match = rows.map((row) => row.match(pattern)).find((m) => m);
+      if (match) return match;
+      await sleep(100);
+    }
+    throw new Error(`no row matches ${pattern}:\n${await this.screen()}`);
+  }
+
+  async type(text: string): Promise<void> {
+    await this.tmux("send-keys", "-t", "0", "-l", text);
+    await this.tmux("send-keys", "-t", "0", "Enter");
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.tmux("kill-server");
+  }
+}
+
+const hasTmux = await new Deno.Command("tmux", { args: ["-V"] }).output()
+  .then((output) => output.success, () => false);
+
+Deno.test({
+  name: "chat at a terminal: a peer cannot fake a line by padding to the width",
+  ignore: !hasTmux,
+  fn: async () => {
+    await using terminal = new Terminal();
+    await terminal.start(["server", "--username", "alice", "--port", "0"]);
+    const [, port] = await terminal.waitFor(/^Listening on 127\.0\.0\.1:(\d+)/);
+    using eve = await greetedPeer({ hostname: "127.0.0.1", port: +port });
+    await terminal.waitFor(/^eve joined the chat/);
+    // "eve: hi" and spaces to the window's 40 columns: a terminal left to
+    // wrap it itself would start its next row with "alice: I will pay".
+    const fake = "alice: I will pay eve 100 euros";
+    await eve.sendFrame({
+      type: "message",
+      text: "hi" + " ".repeat(40 - "eve: hi".length) + fake,
+    });
+    await terminal.waitFor(/I will pay/);
+    const rows = await terminal.screen();
+    const row = rows.find((row) => row.includes("I will pay"))!;
+    assert(!row.startsWith("alice:"), rows.join("\n"));
+    assertMatch(row, /^ {5}/, rows.join("\n")); // under "eve: ", indented
+    assert(rows.every((row) => row.length <= 40));
+
+    // alice answers at her prompt; eve sees it; alice leaves with /quit.
+    await terminal.waitFor(/^alice:\s*$/);
+    await terminal.type("no way");
+    assertEquals(await eve.frame(), { type: "message", text: "no way" });
+    await eve.sendFrame({ type: "message", text: "a\u200bb\u0085c" });
+    await terminal.waitFor(/^eve: a\\u\{200b\}b\\u\{85\}c$/);
+    await terminal.type("/quit");
+    assertEquals(await eve.frame(), { type: "bye" });
+    await terminal.waitFor(/^alice left the chat$/);
+    await eve.closed();
+  },
+});
+
 // ---------------------------------------------------------------------------
 // The command line
 
@@ -802,24 +1140,29 @@ Deno.test("chat --help prints usage and exits 0", async () => {
 
 for (
   const [args, message] of <[string[], string][]> [
+    [[], 'give the role, "server" or "client" (there is no terminal to ask)'],
+    [["client"], "give --username NAME (there is no terminal to ask)"],
+    [["host", "--username", "bob"], 'unknown argument "host"'],
     [
-      [],
-      'give the role, "server" or "client" (there is no terminal to ask for it)',
-    ],
-    [["client"], "give --username NAME (there is no terminal to ask for it)"],
-    [
-      ["host", "--username", "bob"],
-      'the role must be "server" or "client", not "host"',
+      ["server", "client", "--username", "bob"],
+      'give one role, "server" or "client"',
     ],
     [
       ["client", "--username", "b o b"],
-      '--username must be 1 to 32 letters, digits, "_", "." or "-", not "b o b"',
+      '--username must be 1 to 32 letters, digits, "_", "." or "-"',
     ],
     [
       ["server", "--username", "alice", "--port", "99999"],
-      '--port must be a whole number from 0 to 65535, not "99999"',
+      "--port must be a whole number from 0 to 65535",
     ],
-    [["server", "--username", "alice", "--colour"], 'unknown flag "--colour"'],
+    [
+      ["client", "--username", "bob", "--host", "[::1"],
+      "--host must be a name or an address",
+    ],
+    [
+      ["server", "--username", "alice", "--colour"],
+      'unknown argument "--colour"',
+    ],
   ]
 ) {
   Deno.test(`chat ${args.join(" ")}: one line, exit 2`, async () => {
@@ -847,18 +1190,12 @@ Deno.test("chat client with no server: one sentence, exit 1", async () => {
   assertEquals(
     result.stderr,
     `error: Nothing is listening on 127.0.0.1:${port} (connection refused). ` +
-      `Start the server first (deno task chat server --username NAME) and check the host and port.`,
+      `Start the server first: deno task chat server --username NAME.`,
   );
 });
 
-Deno.test("chat client with the server's own name: one sentence, exit 1", async () => {
-  await using server = TaskProcess.start("chat", [
-    "server",
-    "--username",
-    "alice",
-    "--port",
-    "0",
-  ], { stdin: true });
+Deno.test("chat client with the server's own name: the server refuses it (name-taken)", async () => {
+  await using server = startServer();
   const { port } = await server.listening();
   const client = await runTask("chat", [
     "client",
@@ -871,8 +1208,25 @@ Deno.test("chat client with the server's own name: one sentence, exit 1", async 
   assertEquals(client.stdout, "");
   assertEquals(
     client.stderr,
-    `error: The server's user is also called "alice"; two people in one ` +
-      `chat need two names. Choose another with --username.`,
+    `error: alice ended the chat with an error: You sent the username ` +
+      `"alice", which is the server's own. Choose another with --username. ` +
+      `(name-taken)`,
   );
+  // The server says what happened: no "may have crashed".
+  const line = await newStderrLine(server, 0);
+  assertMatch(
+    line,
+    /^127\.0\.0\.1:\d+ sent the username "alice", which is the server's own; told it so and hung up\.$/,
+  );
+  await server.write("hi\n");
+  const bob = await runTask("chat", [
+    "client",
+    "--username",
+    "bob",
+    "--port",
+    `${port}`,
+  ], { stdin: "hello\n" });
+  assertEquals(bob.code, 0, bob.stderr);
   assertEquals((await server.stop()).code, 0);
+  assertEquals(server.stderrLines.length, 1, server.transcript());
 });
