@@ -1,9 +1,8 @@
 /**
  * Activity 12.1: a chat for two over TCP (section 12.7, the hands-on activity)
  *
- * One program is the server or the client. The server waits for one client;
- * then the two take turns, the client first, and every message shows on both
- * screens as `NAME: TEXT`. On the wire, each message is a line of JSON.
+ * One program, server or client. The server waits for one client; then the
+ * two take turns, the client first, and each message shows on both sides.
  *
  *   $ printf 'hi bob\n' | deno task chat server --username alice
  *   Listening on 127.0.0.1:10002
@@ -20,20 +19,14 @@
  *   alice: hi bob
  *   bob left the chat
  *
- * At a terminal you type instead, after a prompt. /quit or Ctrl-D at your
- * turn leaves, Ctrl-C at any time. Read on: conversation.ts, protocol.ts.
+ * At a terminal you type after a prompt; /quit or Ctrl-D leaves at your
+ * turn, Ctrl-C at once. Read on: conversation.ts, protocol.ts, terminal.ts.
  * @module
  */
 import { parseArgs } from "@std/cli/parse-args";
 import * as screen from "./terminal.ts";
-import {
-  greetClient,
-  greetServer,
-  newChat,
-  stop,
-  talk,
-} from "./conversation.ts";
-import { close, HELLO_TIMEOUT_MS, USERNAME } from "./protocol.ts";
+import * as conversation from "./conversation.ts";
+import { close, type Frame, HELLO_TIMEOUT_MS, USERNAME } from "./protocol.ts";
 
 const HELP =
   `Usage: deno task chat server|client [--username NAME] [--host HOST] [--port PORT]
@@ -53,13 +46,13 @@ function exit(code: number, message: string): never {
 const usage = (text: string) => exit(2, `${text} (run with --help for usage)`);
 
 if (Deno.args.includes("--help")) exit(0, HELP);
-const roles = ["server", "client"];
 const flags = parseArgs(Deno.args, {
   string: ["username", "host", "port"],
   default: { host: "127.0.0.1", port: "10002" },
   // The role is the one word without "--"; anything else is a mistake.
   unknown: (arg: string) =>
-    roles.includes(arg) || usage(`unknown argument ${JSON.stringify(arg)}`),
+    /^(server|client)$/.test(arg) ||
+    usage(`unknown argument ${JSON.stringify(arg)}`),
 });
 // --host takes a name or an address, [::1] meaning ::1. Zones such as
 // fe80::1%eth0 are not supported: use an address without one.
@@ -74,12 +67,9 @@ if (flags.username !== undefined && !USERNAME.test(flags.username)) {
 }
 // What is missing is asked for at a terminal; without one (a script, a pipe)
 // it is a mistake in the command line.
-const terminal = Deno.stdin.isTerminal();
-if (!terminal && flags._.length === 0) {
-  usage(`give the role, "server" or "client" (there is no terminal to ask)`);
-}
-if (!terminal && flags.username === undefined) {
-  usage("give --username NAME (there is no terminal to ask)");
+const missing = flags._.length === 0 || flags.username === undefined;
+if (missing && !Deno.stdin.isTerminal()) {
+  usage("give the role and --username NAME (there is no terminal to ask)");
 }
 
 /** Asks at the terminal until the answer fits `rule`; Ctrl-D gives up. */
@@ -97,6 +87,7 @@ const me = flags.username ?? ask(`Your username (${nameRule}):`, USERNAME);
 // Ctrl-C (SIGINT), `kill` (SIGTERM) and closing the terminal (SIGHUP) make
 // us leave at once; the line printed names the signal. A second abort does
 // nothing: `deno task` passes one Ctrl-C on twice, a millisecond apart.
+const { stop } = conversation;
 const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const; // Windows: SIGINT
 for (const signal of signals.slice(0, Deno.build.os === "windows" ? 1 : 3)) {
   Deno.addSignalListener(signal, () => stop.abort(signal));
@@ -105,6 +96,8 @@ for (const signal of signals.slice(0, Deno.build.os === "windows" ? 1 : 3)) {
 const address = (host: string, port: number) =>
   host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 const where = address(hostname, port);
+// 0.0.0.0 (or ::) means "all of this computer's addresses", IPv4 (or all).
+const everywhere = /^(0\.0\.0\.0|::)$/.test(hostname);
 
 /** One sentence for each thing that can go wrong, and what to do. */
 function explain(error: unknown): string {
@@ -112,9 +105,7 @@ function explain(error: unknown): string {
     return `Nothing is listening on ${where} (connection refused). Start the server first: deno task chat server --username NAME.`;
   } else if (error instanceof Deno.errors.NotCapable) {
     // The task allows this computer only. 0.0.0.0: see waitingLine below.
-    const sys = /^(0\.0\.0\.0|::)$/.test(hostname)
-      ? " --allow-sys=networkInterfaces"
-      : "";
+    const sys = everywhere ? " --allow-sys=networkInterfaces" : "";
     return `Deno was not allowed to use ${where}: run deno run --allow-net=${where}${sys} chat/chat.ts with the same arguments.`;
   } else if (String(error).includes("failed to lookup address")) {
     return `Could not find the address of "${hostname}" (the name does not resolve).`;
@@ -171,13 +162,13 @@ async function serve(): Promise<void> {
       handOver = resolve
     );
     if (conn === null) break;
-    const chat = newChat(conn, me);
-    let outcome = await greetClient(chat);
+    const chat = conversation.newChat(conn, me);
+    let outcome = await conversation.greetClient(chat);
     if (outcome === null) {
       const { peer } = chat;
       const from = `from ${chat.wire.address}`;
       screen.say(`${peer} joined the chat ${from}; ${peer} writes first.`);
-      outcome = await talk(chat, false);
+      outcome = await conversation.talk(chat, false);
     }
     if (outcome.ending === "i-left") return;
     if (outcome.ending === "failed") screen.warn(outcome.reason);
@@ -192,15 +183,12 @@ async function serve(): Promise<void> {
 // up (a second at most), the others are hung up on at once.
 let turnedAway = 0; // since the count was last printed
 let closing = 0; // turned away, and not closed yet
+const message = "The server is busy with another chat; try again later.";
+const busy: Frame = { type: "error", code: "busy", message };
 async function turnAway(conn: Deno.TcpConn): Promise<void> {
   if (turnedAway++ === 0) setTimeout(printTurnedAway, 1000);
-  const message = "The server is busy with another chat; try again later.";
   closing++;
-  await close(
-    conn,
-    { type: "error", code: "busy", message },
-    closing > 50 ? 0 : 1000,
-  );
+  await close(conn, busy, closing > 50 ? 0 : 1000);
   closing--;
 }
 function printTurnedAway(): void {
@@ -222,7 +210,7 @@ function waitingLine(realPort: number): string {
   // 0.0.0.0 (or ::) means "all of this computer's addresses": it is no
   // address to connect to. This computer's own addresses are.
   let hosts = hostname;
-  if (/^(0\.0\.0\.0|::)$/.test(hostname)) {
+  if (everywhere) {
     const sys = { name: "sys", kind: "networkInterfaces" } as const;
     hosts = "this computer's (--allow-sys=networkInterfaces lists them here)";
     if (Deno.permissions.querySync(sys).state === "granted") {
@@ -250,12 +238,12 @@ async function join(): Promise<void> {
     if (stop.signal.aborted) return; // Ctrl-C before the server answered
     exit(1, explain(error));
   }
-  const chat = newChat(conn, me);
-  let outcome = await greetServer(chat);
+  const chat = conversation.newChat(conn, me);
+  let outcome = await conversation.greetServer(chat);
   if (outcome === null) {
     const at = `at ${chat.wire.address}`;
     screen.say(`Joined ${chat.peer}'s chat ${at}; you write first.`);
-    outcome = await talk(chat, true);
+    outcome = await conversation.talk(chat, true);
   }
   if (outcome.ending === "failed") exit(1, outcome.reason);
 }

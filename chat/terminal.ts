@@ -81,26 +81,31 @@ const escape = (c: string) => `\\u{${c.codePointAt(0)!.toString(16)}}`;
 export const safe = (text: string) => text.replace(unsafe, escape);
 
 /**
- * Cuts a line into rows of at most `width` columns; rows after the first
- * start with `indent` spaces. If the terminal wrapped a long line itself, a
- * peer could pad a message with spaces so that its next row starts with
- * `alice: ` and reads like a line of alice's. Ours start with spaces, and
- * every real line starts with a name. A character outside ASCII counts as 2
- * columns: most take 1, some take 2 (中, 😀); counting too many only wraps a
- * little early, counting too few would let the terminal wrap.
+ * Cuts a line into rows of at most `width` columns, between words where it
+ * can; rows after the first start with `indent` spaces. If the terminal
+ * wrapped a long line itself, a peer could pad a message with spaces so that
+ * its next row starts with `alice: ` and reads like a line of alice's. Ours
+ * start with spaces, and every real line starts with a name. A character
+ * outside ASCII counts as 2 columns: most take 1, some take 2 (中, 😀);
+ * counting too many only wraps a little early, too few would not be safe.
  */
 export function wrap(line: string, indent: number, width: number): string {
   indent = Math.min(indent, width >> 1);
-  let rows = "", row = "", columns = 0;
-  for (const character of line) {
-    const wide = character > "\x7e" ? 2 : 1;
-    if (columns + wide > width) {
-      rows += row + "\n";
-      row = " ".repeat(indent);
-      columns = indent;
+  const columnsOf = (text: string) =>
+    [...text].reduce((sum, c) => sum + (c > "\x7e" ? 2 : 1), 0);
+  let rows = "", row = "";
+  const newRow = () => {
+    rows += row + "\n";
+    row = " ".repeat(indent);
+  };
+  // Words, each with the space after it: "hi bob" is "hi " and "bob".
+  for (const word of line.split(/(?<= )/)) {
+    // A word that does not fit starts a new row, unless this one is empty.
+    if (columnsOf(row + word) > width && row.trim() !== "") newRow();
+    for (const character of word) {
+      if (columnsOf(row + character) > width) newRow(); // a very long word
+      row += character;
     }
-    row += character;
-    columns += wide;
   }
   return rows + row;
 }
@@ -127,13 +132,15 @@ function clearUnfinished(): void {
 }
 
 /**
- * Prints a line, made safe, on stdout (or `stream`); on a terminal, wrapped
- * to its width, continuation rows indented by `indent`.
+ * Prints a line, made safe, on stdout (or `stream`). A line that may hold a
+ * peer's text is given an `indent`: on a terminal, it is wrapped to its
+ * width, continuation rows indented. (Our own lines, like the command to
+ * join, are left whole, for copying.)
  */
-export function say(line: string, indent = 2, stream = Deno.stdout): void {
+export function say(line: string, indent = 0, stream = Deno.stdout): void {
   clearUnfinished();
   let text = safe(line);
-  if (stream.isTerminal()) {
+  if (indent > 0 && stream.isTerminal()) {
     text = wrap(text, indent, Math.max(Deno.consoleSize().columns - 1, 8));
   }
   write(text + "\n", stream);

@@ -1140,8 +1140,11 @@ Deno.test("chat --help prints usage and exits 0", async () => {
 
 for (
   const [args, message] of <[string[], string][]> [
-    [[], 'give the role, "server" or "client" (there is no terminal to ask)'],
-    [["client"], "give --username NAME (there is no terminal to ask)"],
+    [[], "give the role and --username NAME (there is no terminal to ask)"],
+    [
+      ["client"],
+      "give the role and --username NAME (there is no terminal to ask)",
+    ],
     [["host", "--username", "bob"], 'unknown argument "host"'],
     [
       ["server", "client", "--username", "bob"],
