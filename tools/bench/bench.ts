@@ -1141,16 +1141,15 @@ if (flags.json) {
   if (skipped.length > 0) {
     lines.push("", ...skipped.map((line) => `- Skipped: ${line}.`));
   }
-  lines.push(
-    "",
-    headlineMarkdown(figures, [
-      { heading: "ours", servers: [OURS] },
-      { heading: "book", servers: [BOOK] },
-      { heading: "Node.js", servers: [NODE] },
-      { heading: "C reference", servers: [C_REFERENCE, C_ECHO] },
-    ]),
-  );
+  const headline = headlineMarkdown(figures, [
+    { heading: "ours", servers: [OURS] },
+    { heading: "book", servers: [BOOK] },
+    { heading: "Node.js", servers: [NODE] },
+    { heading: "C reference", servers: [C_REFERENCE, C_ECHO] },
+  ]);
+  if (headline) lines.push("", headline);
   for (const figure of figures) lines.push("", figureMarkdown(figure));
-  if (!flags.quick) lines.push("", targetsMarkdown(figures));
+  const targets = figures.some((figure) => figure.targets.length > 0);
+  if (targets) lines.push("", targetsMarkdown(figures));
   console.log(lines.join("\n"));
 }

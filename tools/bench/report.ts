@@ -160,7 +160,7 @@ export function targetsMarkdown(figures: Figure[]): string {
 /**
  * The headline: the CPU per request of every figure that has one, one
  * column per server (`columns`: a heading, and the names the server goes
- * by in the figures' entries).
+ * by in the figures' entries). Empty when no figure has a CPU per request.
  */
 export function headlineMarkdown(
   figures: Figure[],
@@ -181,5 +181,5 @@ export function headlineMarkdown(
     const cells = costs.map((cost) => cost ? format(cost.median) : "");
     lines.push(row([figure.title, ...cells, figure.costUnit ?? ""]));
   }
-  return lines.join("\n");
+  return lines.length > 4 ? lines.join("\n") : "";
 }
