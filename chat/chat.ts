@@ -212,7 +212,7 @@ function waitingLine(realPort: number): string {
   let hosts = hostname;
   if (everywhere) {
     const sys = { name: "sys", kind: "networkInterfaces" } as const;
-    hosts = "this computer's (--allow-sys=networkInterfaces lists them here)";
+    hosts = "one of this computer's (--allow-sys=networkInterfaces lists them)";
     if (Deno.permissions.querySync(sys).state === "granted") {
       hosts = Deno.networkInterfaces()
         .filter((i) => hostname === "::" || i.family === "IPv4")
