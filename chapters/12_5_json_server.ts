@@ -1,262 +1,162 @@
 /**
- * JSON echo server (section 12.5, the book's `json_server.py`)
+ * JSON echo server (section 12.5, the book's json_server.py)
  *
  * An echo server sends every byte a client sends straight back to it. The
- * book uses one to bounce JSON back to `json_client.py`; this one also
- * reads the JSON in passing and logs each value, which shows the central
- * fact of TCP: it carries a stream of bytes, not messages. A JSON value may
- * arrive in many pieces, or several values in one piece, and the receiver
- * has to find where each one ends.
+ * book bounces JSON off it. The log shows the text each read brought: TCP
+ * carries a stream of bytes, not messages, so one JSON value may come in
+ * two pieces, and two values in one.
  *
- * Terminal 1 (the server):
- *
- *   $ deno task json-server
- *   Listening on 127.0.0.1:12345
+ *   Terminal 1                                 Terminal 2
+ *   $ deno task json-server                    $ deno task json-client
+ *   Listening on 127.0.0.1:12345               {"name": "Johanna", "female": true}
  *   Connected: 127.0.0.1:50312
- *   127.0.0.1:50312 sent JSON: {"name":"Johanna","female":true}
- *   Disconnected: 127.0.0.1:50312 (echoed 36 bytes)
+ *   127.0.0.1:50312 sent 35 bytes: {"name": "Johanna", "female": true}
+ *   Disconnected: 127.0.0.1:50312 (echoed 35 bytes)
+ *   ^CServer stopped (SIGINT).
  *
- * Terminal 2 (a client):
+ * With `nc 127.0.0.1 12345` in terminal 2, type `[1, 2] "three"` and Enter:
+ * the line comes back, logged as `... sent 15 bytes: [1, 2] "three"\u{a}`
+ * (the Enter is a control character, so it is shown, never obeyed).
  *
- *   $ deno task json-client
- *   {"name":"Johanna","female":true}
- *
- * Any TCP client works too. With netcat, `nc 127.0.0.1 12345`, type
- * `[1, 2] "three"` and Enter: the line comes back, and the server logs two
- * values, `[1,2]` and `"three"`. Type `hello` and the server logs, once,
- * that this is not JSON, and goes on echoing without reading it. The book's
- * own `json_client.py` and `pickle.py` (with `socket.gethostname()` changed
- * to "127.0.0.1") work against this server too. Ctrl-C stops the server.
- *
- * Flags: --host (default 127.0.0.1), --port (default 12345, as in the book;
- * --port 0 lets the operating system pick a free port, printed on the
- * first line). --host ::1 listens on IPv6 instead.
- *
- * What we do differently from the book, and why:
- *
- * - The book accepts once (`s.accept()` outside any loop): it serves one
- *   client, and exits when that client leaves. A server should outlive its
- *   clients: this one serves any number of clients, at the same time, until
- *   you press Ctrl-C. Then it closes the listening socket and every open
- *   client connection, and exits with status 0.
- * - The book binds to `socket.gethostname()` and prints the host name. We
- *   bind to 127.0.0.1 ("this computer only"; `--host 0.0.0.0` opens it to
- *   the network, see README.md) and print the address we really listen on.
- * - The book reads 1024 bytes at a time; we read 64 KiB at a time, so a big
- *   stream takes 64 times fewer trips through the read/write loop. For the
- *   echo itself nothing else is needed: the bytes go back the moment they
- *   arrive, with no waiting for a newline or for the end of the stream (the
- *   book's client sends no newline and waits for its reply without closing).
- * - Like the book's `sendall`, we wait until each piece is fully written
- *   before reading the next one. A client that sends a lot and never reads
- *   its echo is therefore slowed down by TCP itself (its sends block when
- *   our replies pile up), instead of making the server buffer without end.
- *   The other clients are served meanwhile: each has its own async loop.
- * - The JSON log can never cost the echo much, nor much memory: we stop
- *   reading a client's JSON (and say so in one line) once its bytes turn
- *   out not to be JSON, once one value grows past 1 MiB, or after 100
- *   values. From then on its bytes are only echoed.
- * - A client that disappears abruptly (a "connection reset") costs one log
- *   line, not the server.
+ * The book accepts once: it serves one client and exits. This one serves up
+ * to 1024 at a time until Ctrl-C, and hangs up on a client after --timeout
+ * seconds with nothing from it (default 60). --host ::1 listens on IPv6.
  *
  * @module
  */
+import { parseArgs } from "@std/cli/parse-args";
 
-import {
-  acceptConnections,
-  describeNetworkError,
-  exitWithError,
-  formatAddress,
-  onCtrlC,
-  parseFlags,
-  parseHost,
-  parsePort,
-  printListening,
-} from "./_shared/plumbing.ts";
-// JsonSplitter finds where each JSON value ends as text arrives in pieces:
-// see chapters/_shared/json_splitter.ts.
-import { JsonSplitter } from "./_shared/json_splitter.ts";
+const HELP = `Usage: deno task json-server [--host H] [--port P] [--timeout S]
+  --host HOST  address to listen on (default 127.0.0.1; ::1 for IPv6)
+  --port PORT  port to listen on (default 12345; 0 = any free port)
+  --timeout S  hang up on a client idle for S seconds (default 60)`;
 
-const flags = parseFlags(Deno.args, {
-  help: `
-Usage: deno task json-server [--host HOST] [--port PORT]
+/** Ends the program: with the help (code 0), or with one line on stderr. */
+function exit(code: number, message: string): never {
+  if (code === 0) console.log(message);
+  else console.error(`error: ${message}`);
+  Deno.exit(code);
+}
+const usage = (text: string) => exit(2, `${text} (run with --help for usage)`);
 
-Echoes every byte back to the client that sent it, and logs the JSON
-values it finds in each client's stream.
-
-  --host HOST   address to listen on (default 127.0.0.1; ::1 for IPv6)
-  --port PORT   port to listen on (default 12345; 0 = any free port)`,
-  string: ["host", "port"],
-  defaults: { host: "127.0.0.1", port: "12345" },
+if (Deno.args.includes("--help")) exit(0, HELP);
+const flags = parseArgs(Deno.args, {
+  string: ["host", "port", "timeout"],
+  default: { host: "127.0.0.1", port: "12345", timeout: "60" },
+  unknown: (arg: string) => usage(`unknown argument ${JSON.stringify(arg)}`),
 });
-const hostname = parseHost(flags.host);
-const port = parsePort(flags.port);
+// [::1] means ::1. The check refuses zones (fe80::1%eth0): not supported.
+const hostname = flags.host.replace(/^\[(.*)\]$/, "$1");
+const port = /^\d{1,5}$/.test(flags.port) ? Number(flags.port) : NaN;
+const seconds = /^\d+(\.\d+)?$/.test(flags.timeout) ? Number(flags.timeout) : 0;
+if (!/^[\w.:-]+$/.test(hostname)) usage("--host must be a name or an address");
+if (!(port <= 65535)) usage("--port must be a whole number from 0 to 65535");
+if (!(seconds > 0)) usage("--timeout must be a number of seconds above 0");
 
-/**
- * How many bytes one read may return. The book's MAX_SIZE is 1024; a bigger
- * buffer means fewer round trips through the loop for the same bytes, which
- * is most of what makes an echo server fast.
- */
-const READ_SIZE = 64 * 1024;
-
-/** The longest JSON value (in characters) we hold on to, to log it. */
-const MAX_VALUE_LENGTH = 1024 * 1024;
-
-/** How many JSON values of one client we log, at most. */
-const MAX_LOGGED_VALUES = 100;
-
-/** How much of a value one log line shows. */
-const MAX_SHOWN = 200;
-
-// ---------------------------------------------------------------------------
-// Logging what one client sends
-
-/**
- * Reads one client's bytes as JSON, only to log the values. It never holds
- * up the echo for long: once it stops (not JSON, a value too long, or
- * enough values logged), `watch` returns at once.
- */
-class JsonLog {
-  #client: string;
-  // `fatal: true` makes bytes that are not UTF-8 an error (and so "not
-  // JSON") instead of silently turning them into "\uFFFD". The streaming
-  // decoder keeps a character that was cut in two between reads until its
-  // second half arrives.
-  #decoder = new TextDecoder("utf-8", { fatal: true });
-  #splitter = new JsonSplitter();
-  #logged = 0;
-  #watching = true;
-
-  constructor(client: string) {
-    this.#client = client;
-  }
-
-  /** True if the client stopped in the middle of a JSON value. */
-  get inValue(): boolean {
-    return this.#watching && this.#splitter.inValue;
-  }
-
-  /** Looks at the next bytes the client sent. */
-  watch(bytes: Uint8Array): void {
-    if (!this.#watching) return;
-    try {
-      const text = this.#decoder.decode(bytes, { stream: true });
-      this.#logAll(this.#splitter.push(text));
-    } catch {
-      this.#stop("sent something that is not JSON");
-      return;
-    }
-    if (this.#watching && this.#splitter.unfinishedLength > MAX_VALUE_LENGTH) {
-      this.#stop("sent a JSON value longer than 1 MiB");
-    }
-  }
-
-  /** The client has finished sending: a last bare word ends here. */
-  end(): void {
-    if (!this.#watching) return;
-    try {
-      this.#decoder.decode(); // throws if a character was left unfinished
-      this.#logAll(this.#splitter.end());
-    } catch {
-      this.#stop("sent something that is not JSON");
-    }
-  }
-
-  #logAll(texts: string[]): void {
-    for (const text of texts) {
-      if (!this.#watching) return;
-      // Throws a SyntaxError (caught by the caller) if it is not JSON.
-      const value = JSON.parse(text);
-      // Written back as JSON, control characters become `\u001b` and the
-      // like: a client cannot send escape codes to the server's terminal.
-      let shown = JSON.stringify(value);
-      if (shown.length > MAX_SHOWN) {
-        shown = `${shown.slice(0, MAX_SHOWN)}... (${shown.length} characters)`;
-      }
-      console.log(`${this.#client} sent JSON: ${shown}`);
-      this.#logged += 1;
-      if (this.#logged === MAX_LOGGED_VALUES) {
-        this.#stop(`sent ${MAX_LOGGED_VALUES} JSON values`);
-      }
-    }
-  }
-
-  #stop(reason: string): void {
-    this.#watching = false;
-    console.log(
-      `${this.#client} ${reason}; echoing the rest without logging it.`,
-    );
-  }
+// Ctrl-C (SIGINT), `kill` (SIGTERM) and closing the terminal (SIGHUP): we
+// stop accepting at once, and open connections get 2 s to finish. A second
+// abort does nothing (`deno task` passes one Ctrl-C on twice, 1 ms apart),
+// but a second signal 0.5 s or more after the first stops at once.
+const stop = new AbortController();
+// When the first signal came, and for how many ms open connections may then
+// go on. (`refused` counts the clients turned away: see echo.)
+let stoppedAt = Infinity, grace = 2000, refused = 0;
+const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const; // Windows: SIGINT
+for (const signal of signals.slice(0, Deno.build.os === "windows" ? 1 : 3)) {
+  Deno.addSignalListener(signal, () => {
+    if (Date.now() - stoppedAt >= 500) grace = 0; // a second signal
+    stop.abort(signal);
+  });
 }
 
-// ---------------------------------------------------------------------------
-// The server
+/** `127.0.0.1:12345`, or `[::1]:12345` for IPv6, as in URLs. */
+const address = ({ hostname, port }: Deno.NetAddr) =>
+  hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
 
-let listener: Deno.TcpListener;
-try {
-  listener = Deno.listen({ hostname, port });
-} catch (error) {
-  exitWithError(describeNetworkError(error, { hostname, port }));
+// Text from the network may hold control characters (ESC starts commands
+// to the terminal), invisible ones, or ones that turn text right-to-left:
+// we show each one as \u{HEX} instead of letting the terminal obey it.
+const unsafe = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu;
+const escape = (c: string) => `\\u{${c.codePointAt(0)!.toString(16)}}`;
+
+// Each open connection has an AbortController: abort(why) closes it, and
+// `why` ends up in its Disconnected line. A second abort does nothing, so
+// the sweeper below and echo() itself may each call it. With it we keep the
+// client's last sign of life (a time), and nothing else: no unfinished JSON.
+const open = new Map<AbortController, number>();
+// Twice a second, for each open connection: hang up if the client has been
+// silent for --timeout seconds or, once a stop's grace is over, anyway.
+// (One timer for all: a timer per client would cost memory per client.)
+function sweep(since: number, closing: AbortController) {
+  if (Date.now() - since >= seconds * 1000) closing.abort("; idle");
+  if (Date.now() - stoppedAt >= grace) closing.abort("; stop");
 }
-printListening(listener.addr);
+const sweeper = setInterval(() => open.forEach(sweep), 500);
 
-// Every connection still open, so that Ctrl-C can close them all: an open
-// connection with a read waiting on it would keep the program running.
-const openConnections = new Set<Deno.TcpConn>();
-let stopping = false;
-
-onCtrlC(() => {
-  stopping = true;
-  listener.close();
-  for (const conn of openConnections) conn.close();
-  openConnections.clear();
-});
-
-/** Echoes everything `conn` sends back to it, until it leaves. */
 async function echo(conn: Deno.TcpConn): Promise<void> {
-  const client = formatAddress(conn.remoteAddr);
+  // 1024 clients at once is our limit: more are closed at once, with one
+  // line per 1000 of them (a flood of clients must not flood the log).
+  if (open.size >= 1024 && refused++ % 1000 === 0) console.log("Server full.");
+  if (open.size >= 1024) return conn.close();
+  const client = address(conn.remoteAddr);
   console.log(`Connected: ${client}`);
-  const log = new JsonLog(client);
-  const buffer = new Uint8Array(READ_SIZE);
-  let echoed = 0;
+  const closing = new AbortController();
+  closing.signal.onabort = () => conn.close();
+  // A streaming decoder keeps a character cut in two between reads (like
+  // "ö", two bytes) until its second half arrives.
+  const utf8 = new TextDecoder();
+  // The book reads 1024 bytes at a time, and so do we at first: 1,000 idle
+  // clients then cost 1 MB. Each time a read fills the buffer, we double
+  // it, up to 64 KiB: a busy client then needs few trips per megabyte.
+  let buffer = new Uint8Array(1024), echoed = 0, reads = 0;
+  open.set(closing, Date.now()); // the client's last sign of life: now
   try {
-    while (true) {
-      // Whatever has arrived, 1 byte or 64 KiB; `null` once the client
-      // has closed its side of the connection.
-      const count = await conn.read(buffer);
-      if (count === null) break;
-      const received = buffer.subarray(0, count);
-      log.watch(received);
-      // `conn.write` may write only part of what we give it. Like Python's
-      // `sendall`, go on until every byte is out; each `await` waits until
-      // TCP can take more, which is what slows down a client that does not
-      // read. Only then do we reuse the buffer for the next read.
-      let written = 0;
-      while (written < count) {
-        written += await conn.write(received.subarray(written));
-      }
-      echoed += count;
+    // Each read brings n bytes, whatever has arrived; null once the client
+    // has finished sending (the book's `if not data: break`).
+    for (let n; (n = await conn.read(buffer)) !== null;) {
+      open.set(closing, Date.now());
+      // Log the text received as it came, never a JSON.stringify(JSON.parse())
+      // of it: that can change numbers and keys (see json-client). At most
+      // 20 lines per client, each cut to its first 200 characters: /^.{0,200}/
+      // with u (a character, not half of an emoji) and s (line ends too).
+      if (++reads <= 20) {
+        const text = utf8.decode(buffer.subarray(0, n), { stream: true });
+        const shown = text.match(/^.{0,200}/su)![0].replace(unsafe, escape);
+        console.log(`${client} sent ${n} bytes: ${shown}`);
+      } else if (reads === 21) console.log(`${client}: (no more logged)`);
+      // The book's sendall(): write() may take only part, so we loop. Each
+      // piece is out before the next read, so a client that never reads is
+      // slowed down by TCP itself, instead of making us keep its bytes.
+      for (let i = 0; i < n;) i += await conn.write(buffer.subarray(i, n));
+      echoed += n;
+      if (n === buffer.length && n < 65536) buffer = new Uint8Array(2 * n);
     }
-    log.end();
-    const left = log.inValue ? "; it left in the middle of a JSON value" : "";
-    console.log(`Disconnected: ${client} (echoed ${echoed} bytes${left})`);
   } catch (error) {
-    // Ctrl-C closed the connection under our feet: nothing to report.
-    if (stopping) return;
-    // Otherwise the client vanished (reset, broken pipe): one line, and
-    // the server goes on serving everyone else.
-    const middle = log.inValue ? " It was in the middle of a JSON value." : "";
-    console.error(`${describeNetworkError(error, conn.remoteAddr)}${middle}`);
-  } finally {
-    // Close it unless Ctrl-C already did.
-    if (openConnections.delete(conn)) conn.close();
+    // The client vanished (its program crashed, say): one line, no more.
+    closing.abort(`; ${error}`);
   }
+  closing.abort(""); // closes it, unless the sweeper or an error did
+  open.delete(closing);
+  const why = closing.signal.reason;
+  console.log(`Disconnected: ${client} (echoed ${echoed} bytes${why})`);
 }
 
-for await (const conn of acceptConnections(listener)) {
-  openConnections.add(conn);
-  // No `await`: the loop goes straight back to accepting the next client
-  // while this one is served.
-  echo(conn);
+try {
+  // The book's socket(), bind() and listen(1) in one call. It binds to
+  // gethostname(); we, to 127.0.0.1 (this computer only) unless --host.
+  const listener = Deno.listen({ hostname, port });
+  console.log(`Listening on ${address(listener.addr)}`);
+  stop.signal.onabort = () => listener.close(); // That ends the loop below.
+  // The book calls accept() once. We loop, and do not wait for echo(): the
+  // loop goes straight back to accepting the next client.
+  for await (const conn of listener) echo(conn);
+} catch (error) {
+  const taken = `Port ${port} on ${hostname} is in use by another program.`;
+  exit(1, error instanceof Deno.errors.AddrInUse ? taken : `${error}`);
 }
-console.log("Server stopped.");
+// Stopping: open connections may finish for 2 s (or until a second signal);
+// then the sweeper closes the rest, which say so in their Disconnected line.
+stoppedAt = Date.now();
+while (open.size > 0) await new Promise((go) => setTimeout(go, 50));
+clearInterval(sweeper);
+console.log(`Server stopped (${stop.signal.reason}).`);
