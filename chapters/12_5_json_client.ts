@@ -1,210 +1,139 @@
 /**
- * JSON client (section 12.5, the book's `json_client.py`)
+ * JSON client (section 12.5, the book's json_client.py)
  *
- * JSON turns data (objects, arrays, strings, numbers, true, false, null)
- * into text that any language can read back: Python's `json.dumps` and
- * JavaScript's `JSON.stringify` write it, `json.loads` and `JSON.parse`
- * read it. This client sends one JSON value to the echo server, reads the
- * value that comes back, and prints it.
+ * JSON writes data (objects, arrays, strings, numbers, true, false, null)
+ * as text that any language can read back. This client sends JSON text to
+ * the echo server, reads the echo, checks that it is JSON, and prints it.
  *
- * Terminal 1 (the server):             Terminal 2 (this client):
+ *   Terminal 1                         Terminal 2
+ *   $ deno task json-server            $ deno task json-client
+ *   Listening on 127.0.0.1:12345       {"name": "Johanna", "female": true}
  *
- *   $ deno task json-server              $ deno task json-client
- *   Listening on 127.0.0.1:12345         {"name":"Johanna","female":true}
- *   Connected: 127.0.0.1:50312
- *   127.0.0.1:50312 sent JSON: {"name":"Johanna","female":true}
- *   Disconnected: 127.0.0.1:50312 (echoed 36 bytes)
+ *   $ deno task json-client --data '[12345678901234567890, 1e400]'
+ *   [12345678901234567890, 1e400]
+ *   As JavaScript reads it: [12345678901234567000,null]
  *
- * Send your own value with --data (quote it for the shell):
+ * We send the book's bytes exactly (Python's json.dumps of its dictionary)
+ * and print the text that came back. The book prints the dictionary that
+ * json.loads made of it, in Python's spelling: {'name': 'Johanna',
+ * 'female': True}. Our second line appears only when JavaScript's
+ * JSON.parse would change the value (see the end of this page for why).
  *
- *   $ deno task json-client --data '[1, "two", {"three": 3.5}]'
- *   [1,"two",{"three":3.5}]
- *
- * What goes out is exactly the book's bytes: `{"name": "Johanna",
- * "female": true}`, which is what Python's `json.dumps` makes of the
- * book's dictionary, followed by a newline so that it is one line of text
- * (handy for tools that read line by line; the echo server does not need
- * it). What we print is the value that came back, written by
- * `JSON.stringify`: compact, without spaces, in JSON's own spelling (the
- * book prints Python's `{'name': 'Johanna', 'female': True}`).
- *
- * Flags: --host (default 127.0.0.1), --port (default 12345), --data (the
- * JSON to send; anything that is not JSON is refused, exit status 2),
- * --timeout (seconds to wait for the reply, default 5).
- *
- * This client also works against the book's own `json_server.py` (with
- * `socket.gethostname()` changed to "127.0.0.1"), which serves one client
- * and then exits.
- *
- * What we do differently from the book, and why:
- *
- * - The book reads once, `s.recv(1024)`, and hands that to `json.loads`.
- *   TCP delivers a stream of bytes, not messages: the reply may come in
- *   several pieces, and a value longer than 1024 bytes never fits in one
- *   read. Either way `json.loads` gets half a value and fails. We read
- *   piece after piece and follow the JSON as it arrives, until one whole
- *   value has come back.
- * - We decode the bytes as UTF-8 with a streaming decoder, which keeps a
- *   character cut in two between pieces (like "ö", two bytes) until its
- *   second half arrives.
- * - The book waits for its reply for ever, and would accept a reply of any
- *   size. We give up after --timeout seconds, or after 1 MiB with no value
- *   ended, each with one sentence saying so.
- * - The book connects to `socket.gethostname()`; our server listens on
- *   127.0.0.1, so that is where we connect.
+ * --data sends your own JSON (quote it for the shell); --timeout S gives
+ * up after S seconds (default 5). Works with the book's json_server.py too.
  *
  * @module
  */
+import { parseArgs } from "@std/cli/parse-args";
 
-import {
-  describeNetworkError,
-  exitWithError,
-  formatAddress,
-  parseFlags,
-  parseHost,
-  parsePort,
-  parseSeconds,
-  usageError,
-} from "./_shared/plumbing.ts";
-// JsonSplitter finds where a JSON value ends as text arrives in pieces (the
-// same as json-server uses): see chapters/_shared/json_splitter.ts. std's
-// ConcatenatedJsonParseStream would wait for more after the reply `42` and a
-// newline, so `--data 42` would time out.
-import { JsonSplitter } from "./_shared/json_splitter.ts";
+/** The book's json.dumps({"name": "Johanna", "female": True}), exactly. */
+const BOOK_DATA = '{"name": "Johanna", "female": true}';
+const HELP =
+  `Usage: deno task json-client [--host H] [--port P] [--data J] [--timeout S]
+  --host HOST  the server's address (default 127.0.0.1; ::1 for IPv6)
+  --port PORT  the server's port (default 12345)
+  --data JSON  the JSON text to send (default ${BOOK_DATA})
+  --timeout S  give up after S seconds (default 5)`;
 
-/** The book's `json.dumps({"name": "Johanna", "female": True})`. */
-const BOOK_MESSAGE = '{"name": "Johanna", "female": true}';
+/** Ends the program: with the help (code 0), or with one line on stderr. */
+function exit(code: number, message: string): never {
+  if (code === 0) console.log(message);
+  else console.error(`error: ${message}`);
+  Deno.exit(code);
+}
+const usage = (text: string) => exit(2, `${text} (run with --help for usage)`);
 
-const flags = parseFlags(Deno.args, {
-  help: `
-Usage: deno task json-client [--host HOST] [--port PORT] [--data JSON]
-                             [--timeout SECONDS]
-
-Sends one JSON value, as one line, to the JSON echo server, and prints the
-value that comes back (as JSON.stringify writes it).
-
-  --host HOST        server's address (default 127.0.0.1; ::1 for IPv6)
-  --port PORT        server's port (default 12345)
-  --data JSON        what to send (default ${BOOK_MESSAGE})
-  --timeout SECONDS  how long to wait for the reply (default 5)`,
+if (Deno.args.includes("--help")) exit(0, HELP);
+const flags = parseArgs(Deno.args, {
   string: ["host", "port", "data", "timeout"],
-  defaults: {
-    host: "127.0.0.1",
-    port: "12345",
-    data: BOOK_MESSAGE,
-    timeout: "5",
-  },
+  default: { host: "127.0.0.1", port: "12345", data: BOOK_DATA, timeout: "5" },
+  unknown: (arg: string) => usage(`unknown argument ${JSON.stringify(arg)}`),
 });
-const hostname = parseHost(flags.host);
-const port = parsePort(flags.port);
-const timeout = parseSeconds(flags.timeout, "--timeout");
-const server = { hostname, port, server: "deno task json-server" };
-const where = formatAddress(server);
-
-// Check --data before anything goes on the wire: sending text that is not
-// JSON to a JSON server is a mistake in how we were called.
+// [::1] means ::1. The check refuses zones (fe80::1%eth0): not supported.
+const hostname = flags.host.replace(/^\[(.*)\]$/, "$1");
+const port = /^\d{1,5}$/.test(flags.port) ? Number(flags.port) : NaN;
+const seconds = /^\d+(\.\d+)?$/.test(flags.timeout) ? Number(flags.timeout) : 0;
+if (!/^[\w.:-]+$/.test(hostname)) usage("--host must be a name or an address");
+if (!(port >= 1 && port <= 65535)) usage("--port must be a number, 1 to 65535");
+if (!(seconds > 0)) usage("--timeout must be a number of seconds above 0");
+// Sending text that is not JSON would be a mistake in how we were called.
 try {
   JSON.parse(flags.data);
 } catch {
-  const oneLine = flags.data.replace(/\s+/g, " ");
-  const shown = oneLine.length > 40 ? `${oneLine.slice(0, 40)}...` : oneLine;
-  usageError(`--data must be JSON, like '{"name": "Ann"}', not '${shown}'`);
+  usage(`--data must be JSON, like '{"name": "Ann"}' or 42`);
 }
-// We send the text as given (not re-written by JSON.stringify), so the
-// bytes are exactly yours. In valid JSON a line break can only be white
-// space between two parts, never inside a string (there it must be written
-// \n), so turning line breaks into spaces keeps the value the same and
-// makes it one line.
-const message = flags.data.replace(/[\r\n]+/g, " ") + "\n";
+const where = `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
 
-/** The longest reply we wait for; an echo of our --data is far shorter. */
-const MAX_REPLY = 1024 * 1024;
-
-// ---------------------------------------------------------------------------
-// The conversation
-
-// The whole conversation must be over within --timeout seconds. When the
-// time is up, this ends the script wherever it is waiting.
-const timer = setTimeout(() => {
-  exitWithError(
-    `${where} sent back no whole JSON value within ${timeout} ` +
-      `${timeout === 1 ? "second" : "seconds"}; ` +
-      `check that it is the JSON echo server, or wait longer with --timeout.`,
-  );
-}, timeout * 1000);
-
-let conn: Deno.TcpConn;
-try {
-  conn = await Deno.connect({ hostname, port });
-} catch (error) {
-  exitWithError(describeNetworkError(error, server));
-}
-
-// Send the whole line: like Python's `sendall`, write until every byte is
-// out, since one `conn.write` may take only part of it.
-try {
-  const bytes = new TextEncoder().encode(message);
-  let written = 0;
-  while (written < bytes.length) {
-    written += await conn.write(bytes.subarray(written));
+/** One sentence for each thing that can go wrong, and what to do. */
+function explain(error: unknown): string {
+  if (error instanceof Deno.errors.ConnectionRefused) {
+    return `Nothing is listening on ${where} (connection refused). Start the server first: deno task json-server.`;
+  } else if (error instanceof Deno.errors.NotCapable) {
+    return `Deno was not allowed to connect to ${where} (to reach it, run deno run --allow-net=${where} chapters/12_5_json_client.ts with your flags).`;
+  } else if (String(error).includes("failed to lookup address")) {
+    return `Could not find the address of "${hostname}" (the name does not resolve).`;
+  } else if (error instanceof Deno.errors.ConnectionReset) {
+    return `${where} reset the connection before the echo was complete.`;
   }
-} catch (error) {
-  exitWithError(describeNetworkError(error, server));
+  return `${where}: ${error}`;
 }
 
-// Read piece after piece until one whole JSON value has come back.
-const notJson = `${where} sent back something that is not JSON; check ` +
-  `that it is the JSON echo server (deno task json-server).`;
-const buffer = new Uint8Array(64 * 1024);
-const decoder = new TextDecoder("utf-8", { fatal: true });
-const splitter = new JsonSplitter();
-let received = 0;
-let texts: string[] = [];
-while (texts.length === 0) {
-  let count: number | null;
-  try {
-    count = await conn.read(buffer);
-  } catch (error) {
-    exitWithError(describeNetworkError(error, server));
-  }
-  try {
-    if (count === null) {
-      // The server closed. A bare word like `42` ends here; anything else
-      // was cut short.
-      decoder.decode();
-      texts = splitter.end();
-      if (texts.length === 0) {
-        exitWithError(
-          `${where} closed the connection before a whole JSON value came ` +
-            `back.`,
-        );
-      }
-      break;
+// One deadline for all of it: a wrong address may not answer, and a server
+// that is not an echo server may never send back as much as we sent.
+const late =
+  `${where} did not echo it all within ${seconds} s (see --timeout).`;
+const timer = setTimeout(() => exit(1, late), seconds * 1000);
+// We send the text as given, so the bytes are exactly yours: the book's
+// json.dumps() makes the same 35 bytes. (No newline: an echo needs none.)
+const sent = new TextEncoder().encode(flags.data);
+const reply = new Uint8Array(sent.length); // an echo is exactly that long
+try {
+  const conn = await Deno.connect({ hostname, port });
+  // The book's sendall(): write() may take only part, so we loop.
+  for (let i = 0; i < sent.length;) i += await conn.write(sent.subarray(i));
+  // The book reads once, recv(1024), and hands that to json.loads. But TCP
+  // carries a stream, not messages: a read returns what has arrived so far,
+  // perhaps half the value (and anything over 1024 bytes never fits), and
+  // json.loads fails on half a value. We read until all of it is back.
+  for (let got = 0; got < sent.length;) {
+    const n = await conn.read(reply.subarray(got));
+    if (n === null) {
+      exit(1, `${where} hung up after ${got} of ${sent.length} bytes.`);
     }
-    received += count;
-    if (received > MAX_REPLY) {
-      exitWithError(
-        `${where} sent back more than 1 MiB without ending a JSON value; ` +
-          `that is not the echo of what we sent.`,
-      );
-    }
-    // `fatal: true`: bytes that are not UTF-8 throw, instead of quietly
-    // turning into "\uFFFD".
-    texts = splitter.push(decoder.decode(buffer.subarray(0, count), {
-      stream: true,
-    }));
-  } catch {
-    exitWithError(notJson);
+    got += n;
   }
-}
-
-let value: unknown;
-try {
-  value = JSON.parse(texts[0]);
-} catch {
-  exitWithError(notJson);
+  conn.close();
+} catch (error) {
+  exit(1, explain(error));
 }
 clearTimeout(timer);
-conn.close();
 
-console.log(JSON.stringify(value));
+// Bytes that are not UTF-8 (fatal: true throws on them) cannot be JSON.
+const notJson =
+  `${where} sent back something that is not JSON; is it the echo server (deno task json-server)?`;
+let text = "", value: unknown;
+try {
+  text = new TextDecoder("utf-8", { fatal: true }).decode(reply);
+  value = JSON.parse(text);
+} catch {
+  exit(1, notJson);
+}
+// We print the text that came back, made safe: control characters (ESC
+// starts commands to the terminal), invisible ones and those that turn
+// text right-to-left show as \u{HEX}. JSON.stringify would not do: it
+// leaves U+009B (a one-byte "ESC [") or U+202E (right-to-left) as they are.
+const unsafe = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu;
+const safe = (s: string) =>
+  s.replace(unsafe, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`);
+console.log(safe(text));
+
+// Why we print the text and not JSON.stringify(JSON.parse(text)): a
+// JavaScript number is a double (IEEE 754): 53 bits of digits, about 16
+// decimal places. 12345678901234567890 becomes 12345678901234567000, and
+// 1e400 is too big: Infinity, which JSON.stringify writes as null. When an
+// object has a key twice, {"a":1,"a":2}, the last one wins: {"a":2}. We
+// say so when it happens: the text without its spaces (outside strings)
+// differs from JSON.stringify's.
+const compact = text.replace(/("(?:[^"\\]|\\.)*")|\s+/g, "$1");
+const again = JSON.stringify(value);
+if (again !== compact) console.log(`As JavaScript reads it: ${safe(again)}`);
