@@ -83,6 +83,7 @@ function ask(question: string, rule: RegExp): string {
 const role = flags._[0] ??
   ask("Be the server or the client?", /^(server|client)$/);
 const me = flags.username ?? ask(`Your username (${nameRule}):`, USERNAME);
+if (role === "client" && port === 0) usage("a client's --port cannot be 0");
 
 // Ctrl-C (SIGINT), `kill` (SIGTERM) and closing the terminal (SIGHUP) make
 // us leave at once; the line printed names the signal. A second abort does
@@ -123,6 +124,8 @@ function explain(error: unknown): string {
 async function serve(): Promise<void> {
   let listener: Deno.TcpListener;
   try {
+    // The book binds to gethostname(), an address other computers may reach;
+    // 127.0.0.1 is this computer only, until you choose --host 0.0.0.0.
     listener = Deno.listen({ hostname, port });
   } catch (error) {
     exit(1, explain(error));

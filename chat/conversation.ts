@@ -177,13 +177,14 @@ async function ended(chat: Chat, event: Event): Promise<Outcome> {
       const error = `${frame.message} (${frame.code})`;
       return failed(`${peer} ended the chat with an error: ${error}`);
     }
-    let what = `a "${frame.type}" frame before hello`;
-    if (frame.type === "hello") what = "a second hello";
     if (frame.type === "message" && chat.greeted) {
-      what = `a message out of turn (it was ${me}'s turn)`;
+      const turn = `a message out of turn (it was ${me}'s turn)`;
+      return await reject(chat, new ProtocolError("out-of-turn", turn));
     }
-    const code = what.includes("turn") ? "out-of-turn" : "unexpected";
-    return await reject(chat, new ProtocolError(code, what));
+    const what = frame.type === "hello"
+      ? "a second hello"
+      : `a "${frame.type}" frame before hello`;
+    return await reject(chat, new ProtocolError("unexpected", what));
   }
   await protocol.close(wire.conn);
   if (event.kind === "ended") {
@@ -192,9 +193,11 @@ async function ended(chat: Chat, event: Event): Promise<Outcome> {
         `may have stopped or crashed).${chat.hint}`,
     );
   }
-  const reset = event.error instanceof Deno.errors.ConnectionReset;
-  const why = reset ? "abruptly (connection reset)" : `(${event.error})`;
-  return failed(`Lost ${peer}: ${wire.address} closed the connection ${why}.`);
+  // The network failed: most often the peer's system reset the connection.
+  const why = event.error instanceof Deno.errors.ConnectionReset
+    ? " closed the connection abruptly (connection reset)"
+    : `: ${event.error}`;
+  return failed(`Lost ${peer}: ${wire.address}${why}.`);
 }
 
 // What we tell a peer that never said a proper hello: it may be another

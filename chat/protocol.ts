@@ -5,10 +5,11 @@
  *
  * TCP carries a stream of bytes, not messages: one write may arrive in
  * pieces, two writes may arrive in one read. So each frame is one JSON
- * object written as COMPACT JSON (no spaces or line breaks between its
- * parts; a line break inside a string is written as the two characters
- * `\n`) and ended by a newline. The newline tells the reader where each
- * frame ends, however the network cut the bytes up.
+ * object on one line, ended by a newline, which tells the reader where the
+ * frame ends however the network cut the bytes up. JSON text may hold line
+ * breaks between its parts, so a frame must be COMPACT JSON, as
+ * JSON.stringify writes it: no line break anywhere (one inside a string is
+ * written as the two characters `\n`).
  *
  * @module
  */
@@ -31,12 +32,9 @@ export type Frame =
   | { type: "bye" }
   | { type: "error"; code: string; message: string };
 
-export const hello = (username: string): Frame => ({
-  type: "hello",
-  protocol: PROTOCOL,
-  version: VERSION,
-  username,
-});
+export function hello(username: string): Frame {
+  return { type: "hello", protocol: PROTOCOL, version: VERSION, username };
+}
 
 /** The peer broke a rule. `detail` ends the sentence "You sent ...". */
 export class ProtocolError extends Error {
@@ -159,13 +157,15 @@ const encoder = new TextEncoder();
 
 /**
  * The next line from the peer (without its "\n"), or null when the peer has
- * closed. A line longer than MAX_LINE_BYTES is refused as soon as the buffer
- * is full: a peer that sends 10 MB without a newline costs us 32 KiB.
+ * closed. The book's programs call recv(1024) once and take what comes as
+ * one whole message; a read returns whatever has arrived, so we read until
+ * the newline. A line longer than MAX_LINE_BYTES is refused as soon as the
+ * buffer is full: a peer that sends 10 MB without a newline costs us 32 KiB.
  */
 async function readLine(wire: Wire): Promise<string | null> {
   let end = wire.buffer.subarray(0, wire.filled).indexOf(0x0a);
   while (end === -1) {
-    const full = wire.filled === wire.buffer.length; // 32768 bytes, no "\n"
+    const full = wire.filled === wire.buffer.length; // 32769 bytes, no "\n"
     if (full) {
       throw new ProtocolError("too-long", "a line longer than 32768 bytes");
     }

@@ -1159,6 +1159,10 @@ for (
       "--port must be a whole number from 0 to 65535",
     ],
     [
+      ["client", "--username", "bob", "--port", "0"],
+      "a client's --port cannot be 0",
+    ],
+    [
       ["client", "--username", "bob", "--host", "[::1"],
       "--host must be a name or an address",
     ],
