@@ -32,10 +32,9 @@ const server = net.createServer((socket) => {
   socket.on("data", (piece) => {
     echoed += piece.length;
     if (++reads <= 20) {
-      const chars = [...decoder.write(piece)];
-      const more = chars.length > 200 ? "..." : "";
-      const text = chars.slice(0, 200).join("").replace(unsafe, escape);
-      console.log(`${client} sent ${piece.length} bytes: ${text}${more}`);
+      const text = decoder.write(piece);
+      const shown = text.match(/^.{0,200}/su)[0].replace(unsafe, escape);
+      console.log(`${client} sent ${piece.length} bytes: ${shown}`);
     } else if (reads === 21) console.log(`${client}: (no more logged)`);
   });
   // The echo: pipe() writes every piece back, pauses reading while the
