@@ -142,13 +142,15 @@ async function serve(): Promise<void> {
   // Accepting goes on during a chat, so that a third party is told the
   // server is busy instead of waiting in the system's queue.
   async function acceptAll() {
-    while (!stop.signal.aborted) {
+    while (true) {
       try {
         for await (const conn of listener) {
           if (handOver === undefined) turnAway(conn);
           else handOver(conn);
           handOver = undefined;
         }
+        return; // the loop ends when the listener is closed (and leaving it
+        // by an exception would close the listener: nothing in it throws)
       } catch {
         // Accepting failed, such as "too many open files" during a flood
         // of connections: wait a little, as some close, then go on.
