@@ -1,244 +1,147 @@
 /**
  * Fragment server: a long message to receive in pieces (section 12.4, ours;
- * it gives the book's `fragmented.py` something to receive)
+ * the book's fragmented.py receives one but shows no sender)
  *
- * The book shows a client that receives "the whole message fragmented in
- * chunks" but no server that sends one. This is that server. It builds one
- * long message when it starts (1 MiB of numbered lines unless you ask for
- * another size), prints its size and SHA-256 digest, and sends it to every
- * client that connects, in pieces of 64 KiB. Then it hangs up: the end of
- * the connection is how the client learns "that was all".
- *
- * Terminal 1 (the server):
+ * Sends every client one message in writes of 64 KiB, after a line giving
+ * its length. The client's reads never line up with these writes: TCP keeps
+ * the bytes in order, not the pieces. The same SHA-256 digest on both sides
+ * shows that every byte arrived.
  *
  *   $ deno task fragment-server
  *   Listening on 127.0.0.1:10003
- *   Message: 1048576 bytes, SHA-256 207f8672807d3e33...b697b9fcb0befed0
- *   Sent 1048576 bytes in 16 writes to 127.0.0.1:43574
+ *   Message: 1048576 bytes, SHA-256 207f8672807d3e336aaef553a73f765ac34b39bebc689f82b697b9fcb0befed0
+ *   Sent 1048576 bytes in 17 writes to 127.0.0.1:35762
+ *   ^CServer stopped (SIGINT).
  *
- * Terminal 2 (the book's client, `fragmented`):
- *
- *   $ deno task fragmented
- *   Received 1048576 bytes in 1025 chunks
+ *   $ deno task fragmented                          (in terminal 2)
+ *   Received 1048576 bytes in 1025 chunks (Length checked)
  *   SHA-256 207f8672807d3e336aaef553a73f765ac34b39bebc689f82b697b9fcb0befed0
- *
- * The digest is a fingerprint of the message: the same digest on both sides
- * means every byte arrived, in order. (We shortened it on the server's line
- * to fit this page; the server prints all 64 digits.) The message is plain
- * text, so netcat shows what it looks like:
- *
- *   $ nc 127.0.0.1 10003 | head -n 2
+ *   $ nc 127.0.0.1 10003 | head -n 2                (Ctrl-D ends netcat)
+ *   Length: 1048576
  *   Line 00000001: TCP keeps the bytes in order but not the pieces.
- *   Line 00000002: TCP keeps the bytes in order but not the pieces.
  *
- * (Ubuntu's netcat then waits for you to type: press Ctrl-D to end it.)
- * `head` hangs up after two lines, long before the end. But 1 MiB can fit
- * in the operating system's buffers between the two programs, so terminal
- * 1 may still say "Sent 1048576 bytes". Start it with a bigger message,
- * `deno task fragment-server --size 16777216`, and it says in one line
- * that the client left early, and goes on serving:
- *
- *   Stopped sending to 127.0.0.1:42030 after 131072 of 16777216 bytes: the
- *   client closed the connection abruptly (connection reset) before the
- *   conversation was over.
- *
- * `nc 127.0.0.1 10003 | sha256sum` prints the digest a third time (again,
- * Ctrl-D ends netcat). Ctrl-C stops the server, even while clients are
- * still receiving.
- *
- * Flags: --host (default 127.0.0.1; ::1 for IPv6); --port (default 10003;
- * the book has no server here, so it gives no port, and we chose 10003,
- * near the greeting server's 10001; 0 = any free port); --size (bytes in
- * the message, default 1048576 = 1 MiB, from 0 up to 1073741824 = 1 GiB).
- * Every line is 64 bytes; the last one is cut short if --size is not a
- * multiple of 64.
- *
- * What we do differently from the book, and why:
- *
- * - The book has no server for `fragmented.py`. We wrote the smallest one
- *   that shows the point of that example: a message too big for one read.
- * - It sends the message in 64 KiB pieces, on purpose, while the client
- *   reads 1 KiB at a time: the 16 writes of terminal 1 become some 1025
- *   reads in terminal 2. How a sender cuts its writes and how a receiver
- *   cuts its reads have nothing to do with each other.
- * - Like the greeting server (`tcp-server`), it binds to 127.0.0.1, serves
- *   every client at once, and loops until each piece is fully written,
- *   because `conn.write`, like Python's `send`, may write less than asked.
- *
+ * --size N sets the message's length; --host ::1 serves over IPv6.
  * @module
  */
-
+import { parseArgs } from "@std/cli/parse-args";
 import { encodeHex } from "@std/encoding/hex";
-import {
-  acceptConnections,
-  describeNetworkError,
-  exitWithError,
-  formatAddress,
-  onCtrlC,
-  parseFlags,
-  parseHost,
-  parsePort,
-  parseWholeNumber,
-  printListening,
-} from "./_shared/plumbing.ts";
 
-/** The biggest message we agree to build: 1 GiB, all of it in memory. */
-const MAX_MESSAGE = 1024 * 1024 * 1024;
+const HELP =
+  `Usage: deno task fragment-server [--host HOST] [--port PORT] [--size N]
+  --host HOST  address to listen on (default 127.0.0.1; ::1 for IPv6)
+  --port PORT  port to listen on (default 10003; 0 = any free port)
+  --size N     bytes in the message (default 1048576 = 1 MiB; at most 1 GiB)`;
 
-const flags = parseFlags(Deno.args, {
-  help: `
-Usage: deno task fragment-server [--host HOST] [--port PORT] [--size BYTES]
+/** Ends the program: with the help (code 0), or with one line on stderr. */
+function exit(code: number, message: string): never {
+  if (code === 0) console.log(message);
+  else console.error(`error: ${message}`);
+  Deno.exit(code);
+}
+const usage = (text: string) => exit(2, `${text} (run with --help for usage)`);
 
-Sends every client that connects the same long message, in pieces of
-64 KiB, then hangs up. Prints the message's size and SHA-256 digest.
-
-  --host HOST    address to listen on (default 127.0.0.1; ::1 for IPv6)
-  --port PORT    port to listen on (default 10003; 0 = any free port)
-  --size BYTES   length of the message (default 1048576 = 1 MiB;
-                 0 to ${MAX_MESSAGE} = 1 GiB)`,
+if (Deno.args.includes("--help")) exit(0, HELP);
+const flags = parseArgs(Deno.args, {
   string: ["host", "port", "size"],
-  defaults: { host: "127.0.0.1", port: "10003", size: "1048576" },
+  default: { host: "127.0.0.1", port: "10003", size: "1048576" },
+  unknown: (arg: string) => usage(`unknown argument ${JSON.stringify(arg)}`),
 });
-const hostname = parseHost(flags.host);
-const port = parsePort(flags.port);
-const size = parseWholeNumber(flags.size, "--size", 0, MAX_MESSAGE);
+// [::1] means ::1. Zones (fe80::1%eth0) are not supported: % is refused.
+const hostname = flags.host.replace(/^\[(.*)\]$/, "$1");
+const port = /^\d{1,5}$/.test(flags.port) ? Number(flags.port) : NaN;
+const size = /^\d{1,10}$/.test(flags.size) ? Number(flags.size) : NaN;
+if (!/^[\w.:-]+$/.test(hostname)) usage("--host must be a name or an address");
+if (!(port <= 65535)) usage("--port must be a whole number from 0 to 65535");
+if (!(size <= 2 ** 30)) usage("--size must be from 0 to 1073741824 bytes");
 
-// ---------------------------------------------------------------------------
-// Listening
-
-// We take the port first, so that a port already in use is reported at
-// once, not after building a big message. Clients that connect while the
-// message is being built wait in the operating system's queue.
-let listener: Deno.TcpListener;
-try {
-  listener = Deno.listen({ hostname, port });
-} catch (error) {
-  exitWithError(describeNetworkError(error, { hostname, port }));
+// TCP's end of stream cannot tell "the sender finished" from "the sender was
+// stopped" (Ctrl-C, a crash): both look like a hang-up. So we send a line with
+// the message's length first: a client that gets fewer bytes knows it was
+// cut short. (A plain sender, `nc -N -l 10003 < file`, cannot say that.)
+const encoder = new TextEncoder();
+const header = `Length: ${size}\n`; // ASCII: one byte per character
+const data = new Uint8Array(header.length + size); // built once, for all
+let at = encoder.encodeInto(header, data).written;
+// Then the message: numbered lines of 64 bytes, plain text so that netcat
+// shows it, cut to `size` (encodeInto writes what fits and says how much).
+const TEXT = ": TCP keeps the bytes in order but not the pieces.\n";
+for (let n = 1; at < data.length; n++) {
+  const line = "Line " + String(n).padStart(8, "0") + TEXT;
+  at += encoder.encodeInto(line, data.subarray(at)).written;
 }
-
-// ---------------------------------------------------------------------------
-// The message
-
-/** Line number `n` of the message: always 64 bytes, "\n" included. */
-function line(n: number): string {
-  const number = String(n).padStart(8, "0");
-  return `Line ${number}: TCP keeps the bytes in order but not the pieces.\n`;
-}
-
-/**
- * Builds the message: numbered lines, cut to exactly `size` bytes.
- *
- * The text is plain ASCII, one byte per character, so that `nc | head`
- * shows something readable. We encode 1024 lines at a time into the final
- * array, instead of line by line: that is three times faster, and it matters
- * when you ask for a message of 100 MB.
- */
-function buildMessage(size: number): Uint8Array<ArrayBuffer> {
-  const encoder = new TextEncoder();
-  const message = new Uint8Array(size);
-  let filled = 0;
-  let next = 1;
-  while (filled < size) {
-    const lines: string[] = [];
-    for (let i = 0; i < 1024; i++) {
-      lines.push(line(next));
-      next += 1;
-    }
-    // `encodeInto` writes as much as fits and says how much it wrote, so the
-    // last batch is cut off exactly at the end of the message.
-    const rest = message.subarray(filled);
-    filled += encoder.encodeInto(lines.join(""), rest).written;
-  }
-  return message;
-}
-
-// Built once, when the server starts, and shared by every client: sending
-// it to ten clients does not make ten copies of it.
-const message = buildMessage(size);
-
-// SHA-256 turns the message into 32 bytes, its "digest". Change one byte of
-// the message and the digest changes completely, so two programs that print
-// the same digest hold the same message. `encodeHex` writes the 32 bytes as
-// 64 hexadecimal digits, as `sha256sum` does.
+// SHA-256 turns the message (not the Length line) into 32 bytes, its
+// fingerprint: change one byte and it changes completely. encodeHex writes
+// it in hexadecimal, as sha256sum does.
+const message = data.subarray(header.length); // a view, not a copy
 const digest = encodeHex(await crypto.subtle.digest("SHA-256", message));
 
-// Only now, with the message ready, do we announce that we are listening.
-printListening(listener.addr);
-console.log(`Message: ${message.length} bytes, SHA-256 ${digest}`);
+/** `127.0.0.1:10003`, or `[::1]:10003` for IPv6, as in URLs. */
+const address = ({ hostname, port }: Deno.NetAddr) =>
+  hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
+const sleep = (ms: number) => new Promise((wake) => setTimeout(wake, ms));
+const sending = new Set<Deno.TcpConn>(); // transfers under way
 
-// The clients we are sending to right now. A slow client (one that reads
-// little or nothing) would keep its connection, and with it this program,
-// alive for ever after Ctrl-C; so Ctrl-C closes them all, not only the
-// listener.
-const clients = new Set<Deno.TcpConn>();
-let stopping = false;
-onCtrlC(() => {
-  stopping = true;
-  listener.close();
-  for (const conn of clients) conn.close();
-  clients.clear();
-});
-
-// ---------------------------------------------------------------------------
-// Sending
-
-/**
- * How many bytes one piece of the message holds. The receiver's reads do
- * not line up with these pieces at all (the `fragmented` client reads 1024
- * bytes at a time; netcat, something else again): how a sender cuts its
- * writes and how a receiver cuts its reads are unrelated, and TCP promises
- * only that the bytes come out in the order they went in. 64 KiB is big
- * enough that a 100 MB message takes only some 1500 writes, which keeps the
- * server fast; a piece of 1 KiB would take 100,000.
- */
-const PIECE = 64 * 1024;
-
-/** Sends the whole message to one client in pieces, then hangs up. */
-async function send(conn: Deno.TcpConn): Promise<void> {
-  const client = formatAddress(conn.remoteAddr as Deno.NetAddr);
-  let sent = 0;
-  let writes = 0;
+async function serve(conn: Deno.TcpConn) {
+  const client = address(conn.remoteAddr);
+  sending.add(conn);
+  let sent = 0, writes = 0;
   try {
-    while (sent < message.length) {
-      // `subarray` is a view into the message, not a copy: the piece costs
-      // no memory.
-      const piece = message.subarray(sent, sent + PIECE);
-      // `conn.write` returns how many bytes it wrote, which can be fewer
-      // than we asked for. Like Python's `sendall`, keep going until the
-      // whole piece is out; we count that as one write.
-      let written = 0;
-      while (written < piece.length) {
-        const count = await conn.write(piece.subarray(written));
-        written += count;
-        sent += count;
-      }
+    // 64 KiB per write, while the client reads 1 KiB at a time: how a sender
+    // cuts its writes and how a receiver cuts its reads are unrelated. (The
+    // Length line makes 1 MiB spill into a 17th write.) conn.write, like the
+    // book's send(), may write only part: loop until all is out.
+    while (sent < data.length) {
+      sent += await conn.write(data.subarray(sent, sent + 65536));
       writes += 1;
     }
-    console.log(
-      `Sent ${sent} bytes in ${writes} ${writes === 1 ? "write" : "writes"} ` +
-        `to ${client}`,
-    );
+    await conn.closeWrite(); // "That was all": the client reads end of file.
+    console.log(`Sent ${size} bytes in ${writes} writes to ${client}`);
   } catch (error) {
-    // One line, and the server goes on serving everyone else.
-    const why = stopping
-      ? "the server is stopping."
-      : describeNetworkError(error, { hostname: "the client" });
-    console.error(
-      `Stopped sending to ${client} after ${sent} of ${message.length} ` +
-        `bytes: ${why}`,
-    );
-  } finally {
-    // Closing is how we say "that was all": the client's next read returns
-    // end-of-file. (If Ctrl-C closed the connection already, it is no longer
-    // in `clients`.)
-    if (clients.delete(conn)) conn.close();
+    console.log(`Stopped sending to ${client} after ${sent} bytes: ${error}`);
   }
+  sending.delete(conn);
+  // One of TCP's classic pitfalls: close a connection while bytes from the
+  // client lie unread (typing in netcat, an HTTP request), and the system
+  // resets it, destroying what we sent that is still on its way. So read and
+  // drop what comes until the client hangs up, or 3 s pass; either way, that
+  // closes `conn`. (A client that sends more than the system's buffers hold
+  // before it reads anything would wait until Ctrl-C: nobody reads it.)
+  const signal = AbortSignal.timeout(3000);
+  await conn.readable.pipeTo(new WritableStream(), { signal }).catch(() => {});
 }
 
-for await (const conn of acceptConnections(listener)) {
-  clients.add(conn);
-  // Not awaited: the loop goes straight back to accepting, so a client that
-  // reads slowly does not hold up the next one.
-  send(conn);
+// Ctrl-C (SIGINT), kill (SIGTERM) or a closed terminal (SIGHUP) stops the
+// server: it stops accepting at once, then transfers under way get 2 s to
+// finish. A second signal, 0.5 s or more after the first, cuts them at once
+// (not sooner: deno task passes one Ctrl-C on twice, 1 ms apart).
+const stop = new AbortController();
+let deadline = 0; // Transfers under way are cut at this time.
+const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const; // Windows: SIGINT
+for (const signal of signals.slice(0, Deno.build.os === "windows" ? 1 : 3)) {
+  Deno.addSignalListener(signal, () => {
+    if (!stop.signal.aborted) deadline = Date.now() + 2000;
+    else if (Date.now() >= deadline - 1500) deadline = 0; // 0.5 s later
+    stop.abort(signal); // The second time, this does nothing.
+  });
 }
-console.log("Server stopped.");
+
+try {
+  const listener = Deno.listen({ hostname, port });
+  console.log(`Listening on ${address(listener.addr)}`);
+  console.log(`Message: ${size} bytes, SHA-256 ${digest}`);
+  stop.signal.onabort = () => listener.close(); // That ends the loop below.
+  // Not awaited: the loop goes straight back to accepting the next client.
+  for await (const conn of listener) serve(conn);
+} catch (error) {
+  if (error instanceof Deno.errors.AddrInUse) {
+    exit(1, `Port ${port} on ${hostname} is in use by another program.`);
+  }
+  // Cannot listen (--host 0.0.0.0 needs --allow-net=0.0.0.0), or accept
+  // (too many open files?): Deno's own words, as one sentence.
+  exit(1, `${error}.`);
+}
+while (sending.size > 0 && Date.now() < deadline) await sleep(50);
+const cut = sending.size ? `; transfers cut short: ${sending.size}` : "";
+console.log(`Server stopped (${stop.signal.reason})${cut}.`);
+// Deno.exit closes the connections left; their clients see the cut.
+Deno.exit(0);
