@@ -1044,13 +1044,13 @@ Deno.test("chat client: a repeated key from the server is refused", async () => 
 // ---------------------------------------------------------------------------
 // At a terminal: tmux is the person's terminal, 40 columns wide
 
-/** A tmux server of our own (its own socket), one window of 40 x 20. */
+/** A tmux server of our own (its socket in a temporary folder), 40 x 20. */
 class Terminal {
-  readonly socket = `chat-test-${Deno.pid}-${Math.random()}`;
+  readonly folder = Deno.makeTempDirSync({ prefix: "chat-tmux-" });
 
   async tmux(...args: string[]): Promise<string> {
     const output = await new Deno.Command("tmux", {
-      args: ["-L", this.socket, ...args],
+      args: ["-S", `${this.folder}/socket`, ...args],
       stdin: "null",
     }).output();
     return decoder.decode(output.stdout);
@@ -1097,6 +1097,7 @@ class Terminal {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.tmux("kill-server");
+    await Deno.remove(this.folder, { recursive: true });
   }
 }
 
