@@ -66,16 +66,20 @@ const where = `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
 // it passes, the timer ends the program with its sentence.
 const late = `${where} did not finish sending within ${seconds} s (--timeout).`;
 const timer = setTimeout(() => exit(1, late), seconds * 1000);
-// Memory follows the bytes received: each read lands in one buffer, `data`,
-// which doubles when the next read might not fit. A doubling copies what we
-// have, but all the copies add up to less than the message, so n bytes cost
-// about 2n of work (amortised linear). `message = message + chunk` would
-// copy everything after every read: n²/2k bytes for chunks of k, which is
-// quadratic. The book's list joined once is linear too, but each chunk is
-// an object of its own: a sender trickling a byte per write makes hundreds
-// of thousands of them (this program took 175 MB for 1.5 MB that way, and
-// 53 MB now, about what it takes for 1.5 MB sent at once).
-let data = new Uint8Array(chunkSize);
+// Memory follows the bytes received: every read lands in one buffer, which
+// doubles when the next read might not fit. A resizable ArrayBuffer grows in
+// place: it reserves addresses for `room` bytes but takes memory only as it
+// grows. Where growing means copying (Python's bytearray, a plain array),
+// doubling still keeps it cheap: the copies add up to less than the message,
+// so n bytes cost about 2n of work (amortised linear). `message = message +
+// chunk` copies everything after every read: n²/2k bytes for chunks of k,
+// quadratic. The book's list joined once is linear too, but each chunk is an
+// object of its own: a sender trickling a byte per write makes hundreds of
+// thousands (this program took 175 MB for 1.5 MB that way; 53 MB now, about
+// what 1.5 MB sent at once takes).
+const room = 2 * (maxBytes + chunkSize); // the most it can double up to
+const buffer = new ArrayBuffer(0, { maxByteLength: room });
+const data = new Uint8Array(buffer); // a view that grows with the buffer
 let received = 0, chunks = 0;
 try {
   // The book calls s.recv() on a socket it never connected (there is no
@@ -85,7 +89,7 @@ try {
   // ends its loop. Ours says so.
   while (true) {
     const end = received + chunkSize; // The most this read can fill up to.
-    if (end > data.length) data = new Uint8Array(data.buffer.transfer(end * 2));
+    if (end > data.length) buffer.resize(2 * end);
     // Up to chunkSize bytes, as they come; null once the sender hangs up.
     const count = await conn.read(data.subarray(received, end));
     if (count === null) break;
