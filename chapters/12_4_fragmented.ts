@@ -74,9 +74,9 @@ const timer = setTimeout(() => exit(1, late), seconds * 1000);
 // so n bytes cost about 2n of work (amortised linear). `message = message +
 // chunk` copies everything after every read: n²/2k bytes for chunks of k,
 // quadratic. The book's list joined once is linear too, but each chunk is an
-// object of its own: a sender trickling a byte per write makes hundreds of
-// thousands (this program took 175 MB for 1.5 MB that way; 53 MB now, about
-// what 1.5 MB sent at once takes).
+// object of its own: a sender trickling a byte per write makes up to a
+// million of them (this program took up to 230 MiB for 1.5 MB sent so; now
+// about 53 MiB, what 1.5 MB sent at once takes).
 const room = 2 * (maxBytes + chunkSize); // the most it can double up to
 const buffer = new ArrayBuffer(0, { maxByteLength: room });
 const data = new Uint8Array(buffer); // a view that grows with the buffer
@@ -86,7 +86,7 @@ try {
   // connect line), so its first read fails. Deno.connect connects, or throws.
   const conn = await Deno.connect({ hostname, port });
   // The book loops `while not finish` but never sets `finish`: only `break`
-  // ends its loop. Ours says so.
+  // ends its loop. Ours says what it means: loop until the sender hangs up.
   while (true) {
     const end = received + chunkSize; // The most this read can fill up to.
     if (end > data.length) buffer.resize(2 * end);
