@@ -14,13 +14,12 @@
  *   As JavaScript reads it: [12345678901234567000,null]
  *
  * We send the book's bytes exactly (Python's json.dumps of its dictionary)
- * and print the text that came back. The book prints the dictionary that
- * json.loads made of it, in Python's spelling: {'name': 'Johanna',
- * 'female': True}. Our second line appears only when JavaScript's
- * JSON.parse would change the value (see the end of this page for why).
+ * and print the text that came back; the book prints what json.loads made
+ * of it, in Python's spelling: {'name': 'Johanna', 'female': True}. The
+ * second line above appears only when JavaScript's JSON.parse changes the
+ * value (why: see the end of this page).
  *
- * --data sends your own JSON (quote it for the shell); --timeout S gives
- * up after S seconds (default 5). Works with the book's json_server.py too.
+ * --data JSON sends yours; --timeout S gives up after S s (default 5).
  *
  * @module
  */
@@ -54,7 +53,9 @@ const hostname = flags.host.replace(/^\[(.*)\]$/, "$1");
 const port = /^\d{1,5}$/.test(flags.port) ? Number(flags.port) : NaN;
 const seconds = /^\d+(\.\d+)?$/.test(flags.timeout) ? Number(flags.timeout) : 0;
 if (!/^[\w.:-]+$/.test(hostname)) usage("--host must be a name or an address");
-if (!(port >= 1 && port <= 65535)) usage("--port must be a number, 1 to 65535");
+if (!(port >= 1 && port <= 65535)) {
+  usage("--port must be a whole number from 1 to 65535");
+}
 if (!(seconds > 0)) usage("--timeout must be a number of seconds above 0");
 // Sending text that is not JSON would be a mistake in how we were called.
 try {

@@ -1,26 +1,25 @@
 /**
  * JSON echo server (section 12.5, the book's json_server.py)
  *
- * An echo server sends every byte a client sends straight back to it. The
- * book bounces JSON off it. The log shows the text each read brought: TCP
- * carries a stream of bytes, not messages, so one JSON value may come in
- * two pieces, and two values in one.
+ * An echo server sends every byte back to the client that sent it; the book
+ * bounces JSON off one. The log shows what each read brought: TCP carries a
+ * stream of bytes, not messages, so a value may come in two pieces, or two
+ * values in one piece.
  *
  *   Terminal 1                                 Terminal 2
  *   $ deno task json-server                    $ deno task json-client
  *   Listening on 127.0.0.1:12345               {"name": "Johanna", "female": true}
- *   Connected: 127.0.0.1:50312
- *   127.0.0.1:50312 sent 35 bytes: {"name": "Johanna", "female": true}
- *   Disconnected: 127.0.0.1:50312 (echoed 35 bytes)
+ *   Connected: 127.0.0.1:56968
+ *   127.0.0.1:56968 sent 35 bytes: {"name": "Johanna", "female": true}
+ *   Disconnected: 127.0.0.1:56968 (echoed 35 bytes)
  *   ^CServer stopped (SIGINT).
  *
- * With `nc 127.0.0.1 12345` in terminal 2, type `[1, 2] "three"` and Enter:
- * the line comes back, logged as `... sent 15 bytes: [1, 2] "three"\u{a}`
- * (the Enter is a control character, so it is shown, never obeyed).
+ * With `nc 127.0.0.1 12345`, type `[1, 2] "three"` and Enter: it comes back,
+ * logged as `sent 15 bytes: [1, 2] "three"\u{a}` (Enter shown, not obeyed).
  *
- * The book accepts once: it serves one client and exits. This one serves up
- * to 1024 at a time until Ctrl-C, and hangs up on a client after --timeout
- * seconds with nothing from it (default 60). --host ::1 listens on IPv6.
+ * The book accepts once: it serves one client and exits. This serves up to
+ * 1024 at a time until Ctrl-C (then 2 s to finish), and hangs up on a client
+ * silent for --timeout seconds (default 60). --host ::1 listens on IPv6.
  *
  * @module
  */

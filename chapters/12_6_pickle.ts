@@ -9,18 +9,16 @@
  *   Terminal 1                         Terminal 2
  *   $ deno task json-server            $ deno task pickle
  *   Listening on 127.0.0.1:12345       Sarah
- *   Connected: 127.0.0.1:50320         It is a Person: true
- *   127.0.0.1:50320 sent 44 bytes: {"type":"Person","name":"Sarah","male":true}
- *   Disconnected: 127.0.0.1:50320 (echoed 44 bytes)
+ *   Connected: 127.0.0.1:56978         It is a Person: true
+ *   127.0.0.1:56978 sent 44 bytes: {"type":"Person","name":"Sarah","male":true}
+ *   Disconnected: 127.0.0.1:56978 (echoed 44 bytes)
  *
  * `Sarah` is the book's output; the second line shows that the copy is a
- * real Person, made by its constructor. A reply that is not exactly a
- * Person is refused in one sentence, exit status 1, for example:
+ * real Person, made by its constructor. A reply that is not exactly one is
+ * refused in one sentence, exit status 1 (so is silence for --timeout S):
  *
- *   error: Refusing the reply from 127.0.0.1:12345: it is not a valid
- *   Person ("male" must be true or false).
- *
- * --timeout S gives up after S seconds (default 5). --host ::1 for IPv6.
+ *   error: Refusing the reply from 127.0.0.1:12345: not a valid Person
+ *   ("male" must be true or false).
  *
  * @module
  */
@@ -50,7 +48,9 @@ const hostname = flags.host.replace(/^\[(.*)\]$/, "$1");
 const port = /^\d{1,5}$/.test(flags.port) ? Number(flags.port) : NaN;
 const seconds = /^\d+(\.\d+)?$/.test(flags.timeout) ? Number(flags.timeout) : 0;
 if (!/^[\w.:-]+$/.test(hostname)) usage("--host must be a name or an address");
-if (!(port >= 1 && port <= 65535)) usage("--port must be a number, 1 to 65535");
+if (!(port >= 1 && port <= 65535)) {
+  usage("--port must be a whole number from 1 to 65535");
+}
 if (!(seconds > 0)) usage("--timeout must be a number of seconds above 0");
 const where = `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
 
