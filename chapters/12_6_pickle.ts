@@ -125,14 +125,16 @@ function refuse(why: string): never {
 }
 // Exactly these keys. Object.keys lists the object's own keys, "__proto__"
 // too (JSON.parse makes it an ordinary key): it gets no further than here.
+// (We do not print the keys: they are text from the network.)
 // (Object(value) is the object itself; for null, a number or true it is an
 // empty object, for a text or an array one with a key per character or
 // element: none of these has the right keys.)
 const keys = Object.keys(Object(value)).sort().join(", ");
-if (keys !== "male, name, type") refuse(`its keys are ${JSON.stringify(keys)}`);
+if (keys !== "male, name, type") refuse("its keys must be type, name and male");
 const { type, name, male } = value as Record<string, unknown>;
 if (type !== "Person") refuse(`"type" must be "Person"`);
-// A name: 1 to 100 characters (u: whole characters, not UTF-16 halves),
+// A name: 1 to 100 characters (u: whole characters, not UTF-16 halves;
+// our echo is too short for more, but a Person may come from elsewhere),
 // none of them a control character (which could send commands to the
 // terminal when we print the name), an invisible one, or one that turns
 // text right-to-left (which disguise it): [^...] means "none of these".
