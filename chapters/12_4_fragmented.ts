@@ -110,7 +110,7 @@ try {
   const unresolved =
     `Could not find the address of "${hostname}" (the name does not resolve).`;
   if (String(error).includes("failed to lookup address")) exit(1, unresolved);
-  exit(1, sentences[(error as Error).name] ?? `${where}: ${error}`);
+  exit(1, sentences[(error as Error).name] ?? `${where}: ${error}.`);
 }
 
 // TCP's end of stream cannot tell "the sender finished" from "the sender was
