@@ -17,7 +17,7 @@
  *     tcp-listener   | 0. Hi new friend!
  *
  * `|` marks what a program printed on its standard output, `!` what it
- * printed on its standard error (errors, and notes such as "Stopping").
+ * printed on its standard error (errors, and notes).
  *
  * Nothing leaves this computer: every server listens on 127.0.0.1, and the
  * TCP client of section 12.4, which the book points at www.python.org,
@@ -112,6 +112,9 @@ await runClient("address", []);
 section("12.2 Ports");
 await runClient("ports", []);
 
+section("12.2 Figures 12.1 and 12.2: the headers of real packets");
+await runClient("headers", ["chapters/captures/greeting.pcap"]);
+
 section("12.3 Sockets");
 await runClient("create-socket", []);
 
@@ -203,3 +206,7 @@ if (failures.length > 0) {
   Deno.exit(1);
 }
 console.log("Every program did what it should.");
+console.log(
+  "Next: the experiments with real packets need Linux (root, or user " +
+    "namespaces): deno task lab loss, deno task lab two-computers, ...",
+);
