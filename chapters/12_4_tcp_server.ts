@@ -99,6 +99,6 @@ try {
   if (error instanceof Deno.errors.AddrInUse) {
     exit(1, `Port ${port} on ${hostname} is in use by another program.`);
   }
-  exit(1, `${error}`); // Cannot listen, or accept (too many open files?).
+  exit(1, `${hostname} port ${port}: ${error}`); // e.g. too many open files
 }
 console.log(`Server stopped (${stop.signal.reason}).`);
