@@ -122,7 +122,7 @@ async function echo(conn: Deno.TcpConn): Promise<void> {
         const text = utf8.decode(buffer.subarray(0, n), { stream: true });
         const shown = text.match(/^.{0,200}/su)![0].replace(unsafe, escape);
         console.log(`${client} sent ${n} bytes: ${shown}`);
-      } else if (reads === 21) console.log(`${client}: (no more logged)`);
+      } else if (reads === 21) console.log(`${client}: echoing, not logging`);
       // The book's sendall(): write() may take only part, so we loop. Each
       // piece is out before the next read, so a client that never reads is
       // slowed down by TCP itself, instead of making us keep its bytes.

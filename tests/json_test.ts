@@ -404,9 +404,9 @@ Deno.test("json-server: 50 concurrent clients each get their 1 MB back, in order
   );
   for (const address of who) {
     const lines = linesAbout(server, address);
-    // Connected, 20 reads, "(no more logged)", Disconnected: no more.
+    // Connected, 20 reads, "echoing, not logging", Disconnected.
     assertEquals(lines.length, 23, lines.join("\n"));
-    assertEquals(lines[21], `${address}: (no more logged)`);
+    assertEquals(lines[21], `${address}: echoing, not logging`);
     assertEquals(lines[22], `Disconnected: ${address} (echoed ${size} bytes)`);
   }
 });
