@@ -128,7 +128,7 @@ Deno.test({
     assertMatch(second, /B \| error: .*--allow-net=10\.77\.0\.1/);
     assertMatch(third, /B \| 0\. Hi new friend!/);
     assertMatch(third, /A \| .*10\.77\.0\.2/); // the servers saw B
-    assertMatch(third, /B \| \{"name":"Johanna","female":true\}/);
+    assertMatch(third, /B \| \{"name": "Johanna", "female": true\}/);
     assertMatch(third, /B \| alice: hi bob/);
   },
 });
