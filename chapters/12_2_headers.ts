@@ -11,10 +11,10 @@
  *
  *   $ deno task headers chapters/captures/greeting.pcap
  *   chapters/captures/greeting.pcap: pcap (microseconds), Ethernet, 8 packets
- *      1  0.000000  10.77.0.2:60768 → 10.77.0.1:10001  [SYN] seq=0 len=0
- *      2  0.000049  10.77.0.1:10001 → 10.77.0.2:60768  [SYN, ACK] seq=0 ack=1 len=0
- *      3  0.000064  10.77.0.2:60768 → 10.77.0.1:10001  [ACK] seq=1 ack=1 len=0
- *      4  0.002635  10.77.0.1:10001 → 10.77.0.2:60768  [PSH, ACK] seq=1 ack=1 len=18 "0. Hi new friend!\u{a}"
+ *      1  0.000000  10.77.0.2:46676 → 10.77.0.1:10001  [SYN] seq=0 len=0
+ *      2  0.000072  10.77.0.1:10001 → 10.77.0.2:46676  [SYN, ACK] seq=0 ack=1 len=0
+ *      3  0.000089  10.77.0.2:46676 → 10.77.0.1:10001  [ACK] seq=1 ack=1 len=0
+ *      4  0.007420  10.77.0.1:10001 → 10.77.0.2:46676  [PSH, ACK] seq=1 ack=1 len=18 "0. Hi new friend!\u{a}"
  *
  * --packet 4 shows every field of packet 4 and what it means; --figure
  * draws Figures 12.1 and 12.2 with the packet's values in the boxes. Also
