@@ -1158,3 +1158,17 @@ Deno.test("headers: usage errors exit 2; --help exits 0; no FILE = the greeting"
   assertMatch(help.stdout, /^Usage: deno task headers /);
   assertEquals(await headers(), await headers(capturePath("greeting.pcap")));
 });
+
+Deno.test("headers: the excerpt in the lesson's header is what it prints today", async () => {
+  const source = await Deno.readTextFile(
+    new URL("chapters/12_2_headers.ts", ROOT),
+  );
+  const shown = source.split("\n")
+    .filter((line) => /^ \*   (chapters\/captures\/|\s+\d+ )/.test(line))
+    .map((line) => line.slice(" *   ".length));
+  assertGreater(shown.length, 2);
+  const printed =
+    (await runTask("headers", ["chapters/captures/greeting.pcap"]))
+      .stdout.split("\n");
+  assertEquals(printed.slice(0, shown.length), shown);
+});
