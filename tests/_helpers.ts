@@ -14,7 +14,7 @@ export {
   sleep,
   TaskProcess,
 } from "../tools/task_process.ts";
-import type { Listening } from "../tools/task_process.ts";
+import { type Listening, ROOT } from "../tools/task_process.ts";
 
 /** Connects to `address` and returns everything it sends until it closes. */
 export async function readAll(address: Listening): Promise<Uint8Array> {
@@ -28,4 +28,26 @@ export function freePort(hostname = "127.0.0.1"): number {
   const { port } = listener.addr;
   listener.close();
   return port;
+}
+
+/**
+ * Runs `deno ARGS` in the project's folder, as a reader would type it (for
+ * the commands the lessons' sentences tell the reader to run, which are not
+ * tasks), and returns its exit status and what it printed.
+ */
+export async function runDeno(
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args,
+    cwd: ROOT,
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+  }).output();
+  const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes).trimEnd();
+  return {
+    code: output.code,
+    stdout: text(output.stdout),
+    stderr: text(output.stderr),
+  };
 }

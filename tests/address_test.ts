@@ -4,7 +4,7 @@
 // us check the hand-written conversions exactly.
 
 import { assert, assertEquals, assertMatch } from "@std/assert";
-import { ROOT, runTask } from "./_helpers.ts";
+import { ROOT, runDeno, runTask } from "./_helpers.ts";
 
 /** The lines that end every page. */
 const COMPARE_LOOPBACK = [
@@ -211,25 +211,20 @@ Deno.test("address outside --allow-net gives the whole command, exit 1", async (
 Deno.test("address: a name that does not resolve is one sentence, exit 1", async () => {
   // `.invalid` names never resolve (RFC 6761); this is the command the
   // sentence above tells the reader to run.
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--no-prompt",
-      "--allow-net=no-such-host.invalid",
-      "chapters/12_1_address.ts",
-      "--name",
-      "no-such-host.invalid",
-    ],
-    cwd: ROOT,
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-  }).output();
+  const output = await runDeno([
+    "run",
+    "--no-prompt",
+    "--allow-net=no-such-host.invalid",
+    "chapters/12_1_address.ts",
+    "--name",
+    "no-such-host.invalid",
+  ]);
   assertEquals(output.code, 1);
-  assertEquals(new TextDecoder().decode(output.stdout), "");
+  assertEquals(output.stdout, "");
   assertEquals(
-    new TextDecoder().decode(output.stderr),
+    output.stderr,
     'error: Could not find the address of "no-such-host.invalid" ' +
-      "(the name does not resolve).\n",
+      "(the name does not resolve).",
   );
 });
 

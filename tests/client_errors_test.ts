@@ -3,7 +3,7 @@
 // does not cover. Each must end with ONE clear sentence and exit 1.
 
 import { assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
-import { freePort, ROOT, runTask } from "./_helpers.ts";
+import { freePort, runDeno, runTask } from "./_helpers.ts";
 
 /** Each client: its task, the flags it needs besides --host/--port. */
 const clients: { task: string; args: string[]; file: string }[] = [
@@ -73,24 +73,18 @@ const resolvers = [
 ];
 for (const { task, args, file, allow } of resolvers) {
   Deno.test(`${task}: a name that does not resolve -> one sentence, exit 1`, async () => {
-    const output = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--unstable-net",
-        `--allow-net=${allow}`,
-        file,
-        ...args,
-        "--host",
-        "no-such-host.invalid",
-        "--port",
-        "9",
-      ],
-      cwd: ROOT,
-      env: { NO_COLOR: "1" },
-      stdin: "null",
-    }).output();
-    const stderr = new TextDecoder().decode(output.stderr).trimEnd();
-    assertEquals(output.code, 1, stderr);
+    const { code, stderr } = await runDeno([
+      "run",
+      "--unstable-net",
+      `--allow-net=${allow}`,
+      file,
+      ...args,
+      "--host",
+      "no-such-host.invalid",
+      "--port",
+      "9",
+    ]);
+    assertEquals(code, 1, stderr);
     assertOneSentence(stderr);
     assertStringIncludes(
       stderr,

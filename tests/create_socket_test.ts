@@ -7,7 +7,7 @@ import {
   assertMatch,
   assertNotEquals,
 } from "@std/assert";
-import { ROOT, runTask } from "./_helpers.ts";
+import { ROOT, runDeno, runTask } from "./_helpers.ts";
 
 const PORT = String.raw`(\d{1,5})`;
 
@@ -93,23 +93,18 @@ Deno.test({
 });
 
 Deno.test("create-socket without --unstable-net says which flag it needs", async () => {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--no-prompt",
-      "--allow-net=127.0.0.1,[::1]",
-      "chapters/12_3_create_socket.ts",
-    ],
-    cwd: ROOT,
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-  }).output();
+  const output = await runDeno([
+    "run",
+    "--no-prompt",
+    "--allow-net=127.0.0.1,[::1]",
+    "chapters/12_3_create_socket.ts",
+  ]);
   assertEquals(output.code, 1);
-  assertEquals(new TextDecoder().decode(output.stdout), "");
+  assertEquals(output.stdout, "");
   assertEquals(
-    new TextDecoder().decode(output.stderr),
+    output.stderr,
     "error: UDP needs Deno's --unstable-net flag: deno task create-socket " +
-      "passes it.\n",
+      "passes it.",
   );
 });
 

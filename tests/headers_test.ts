@@ -1164,7 +1164,7 @@ Deno.test("headers: the excerpt in the lesson's header is what it prints today",
     new URL("chapters/12_2_headers.ts", ROOT),
   );
   const shown = source.split("\n")
-    .filter((line) => /^ \*   (chapters\/captures\/|\s+\d+ )/.test(line))
+    .filter((line) => /^ \* {3}(chapters\/captures\/|\s+\d+ )/.test(line))
     .map((line) => line.slice(" *   ".length));
   assertGreater(shown.length, 2);
   const printed =
