@@ -49,10 +49,14 @@ const name = flags.name.replace(/^\[(.*)\]$/, "$1"); // [::1] means ::1
 if (!/^[\w.:-]+$/.test(name)) usage("--name must be a name or an address");
 
 // `lookup` asks the system's resolver (the C function getaddrinfo), the one
-// ping and Python's socket module ask: it reads /etc/hosts first, then asks
-// DNS. That is why this is the one lesson with a `node:` import: Deno's own
-// Deno.resolveDns skips /etc/hosts and asks a DNS server straight away, so
-// it does not know localhost and does not answer what ping would see.
+// ping and Python's socket module ask: it follows the system's settings
+// (/etc/hosts first, then DNS, on most systems) and sorts the addresses in
+// the order the system prefers. That is why this is the one lesson with a
+// `node:` import: Deno's own Deno.resolveDns is a DNS client of its own. It
+// asks for one kind of address at a time (A for IPv4, AAAA for IPv6) and
+// does not sort them as the system does, so it may not answer what ping
+// would see: on a computer whose /etc/hosts gives localhost no IPv6
+// address, it still answers ::1 for localhost.
 // "verbatim" keeps the resolver's order, preferred address first (Deno would
 // otherwise put IPv4 first). An address given as the name comes back as is.
 let answers: { address: string; family: number }[] = [];
@@ -152,8 +156,8 @@ for (const family of given ? [] : [4, 6]) {
   }
 }
 // ping uses the first address of this list, the resolver's preferred one:
-// IPv6 when this computer has IPv6 to reach it with (RFC 6724's rules), not
-// "usually the first IPv4 address". `ping -4` forces IPv4.
+// IPv6 when this computer has IPv6 to reach it with (RFC 6724's rules),
+// else IPv4. `ping -4` forces IPv4.
 if (!given) console.log(`\nping ${name} uses the first (ping -4 forces IPv4).`);
 
 // IPv6 at work on two more addresses, unless the name already gave them.
@@ -168,14 +172,17 @@ for (
   ]
 ) if (!shown.includes(short(address))) showIPv6(address, note);
 
-// 2 ** 128 is far beyond what a JavaScript number holds exactly (2 ** 53),
-// so we count with BigInt (the `n` suffix), exact at any size. The book
-// writes 4.294.967.296, the Spanish way; in English it is 4,294,967,296.
+// A JavaScript number keeps about 16 significant digits: every whole
+// number up to 2 ** 53 is exact, but 2 ** 128 would print as
+// 340,282,366,920,938,500,000,000,000,000,000,000,000. So we count with
+// BigInt (the `n` suffix), exact at any size. The book writes
+// 4.294.967.296, the Spanish way; in English it is 4,294,967,296.
 const count = (bits: bigint) => (2n ** bits).toLocaleString("en-US");
 console.log("\nHow many addresses there can be:");
 console.log(`  IPv4: 2^32  = ${count(32n)}`);
 console.log(`  IPv6: 2^128 = ${count(128n)}`);
-// The book gives www.python.org "199.27.76.223": true in 2017, no longer.
+// The book gives www.python.org "199.27.76.223": true when it was written,
+// no longer.
 console.log("\nThe book's 199.27.76.223 for www.python.org is out of date:");
 console.log("addresses change, names stay, which is why programs use names.");
 console.log("Today's answer: deno task address --name www.python.org");

@@ -119,7 +119,9 @@ const answer = tryToListen(asked ?? 0);
 
 /** Port 0: the system picks a free port, from a range of its own. */
 function portZero(port: number): void {
-  // These are the usual settings (on Linux, yours are in
+  // The book says the third range (49152-65535) is, in general, the one the
+  // operating system hands out. Linux's own range begins lower, in the
+  // registered range. These are the usual settings (on Linux, yours are in
   // /proc/sys/net/ipv4/ip_local_port_range). The system picks from there for
   // port 0 and for the client's end of every connection.
   console.log(`Listening on port 0 asks the operating system for any free port:
@@ -142,13 +144,13 @@ A port is a 16-bit number: 2^16 = 65,536 ports, in three ranges:
     const span = `${String(first).padStart(5)} - ${String(last).padEnd(5)}`;
     console.log(`  ${name.padEnd(15)} ${span}  ${size} ports  ${who}`);
   }
-  // The book says ports 0-1023 are for the system. That depends on the
-  // system. Linux lets only administrators listen below
+  // Who may listen on the well-known ports? The book does not say, and it
+  // depends on the system. Linux lets only administrators listen below
   // net.ipv4.ip_unprivileged_port_start (1024 unless changed; Docker sets 0
   // in its containers). macOS lets anyone since Mojave (10.14), but only on
   // all addresses at once (0.0.0.0): 127.0.0.1:80 still needs root. Windows
-  // never kept them. And Python writes an address as a tuple; Deno.connect
-  // and Deno.listen take an object with the same two things in it.
+  // never reserved them. And Python writes an address as a tuple;
+  // Deno.connect and Deno.listen take an object with the same two things.
   console.log(`
 Ports below 1024: Linux lets only administrators listen on them (unless
 net.ipv4.ip_unprivileged_port_start is lowered, as Docker does); macOS

@@ -76,12 +76,13 @@ function explain(error: unknown): string {
 }
 
 // The book's request, plus `Connection: close`. An HTTP/1.1 connection stays
-// open after the answer by default, waiting for the next question; the
-// book's request lets the server keep us waiting. The Host header names the
-// host we asked for (the book always wrote www.python.org), with :PORT unless
-// it is 80: one server may hold many sites, and this says which. HTTP/1.1 is
-// RFC 9110 and 9112 today (Host: RFC 9110, section 7.2); the book's RFC 2616
-// is long replaced.
+// open after the answer by default, waiting for the next question; as we
+// read until the server closes, we would wait with it (the book reads once,
+// so it never waits). `Connection: close` asks the server to hang up after
+// its answer. The Host header names the host we asked for (the book always
+// wrote www.python.org), with :PORT unless it is 80: one server may hold
+// many sites, and this says which. HTTP/1.1 is RFC 9110 and 9112 today
+// (Host: RFC 9110, section 7.2); the book's RFC 2616 is long replaced.
 const host = port === 80 ? where.replace(/:80$/, "") : where;
 const request = `GET / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`;
 

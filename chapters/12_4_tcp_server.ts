@@ -13,6 +13,7 @@
  *   Connection from: 127.0.0.1:41800       1. Hi new friend!
  *   ^CServer stopped (SIGINT).
  *
+ * nc stays open after the greeting, for you to type: Ctrl-D ends it.
  * --host ::1 listens on IPv6; --port 0 lets the system pick a free port.
  * Ctrl-C (or SIGTERM, or closing the terminal) stops accepting at once; a
  * greeting under way gets at most 2 seconds more to finish.
@@ -42,6 +43,8 @@ const flags = parseArgs(Deno.args, {
 const hostname = flags.host.replace(/^\[(.*)\]$/, "$1"); // [::1] means ::1
 const port = /^\d{1,5}$/.test(flags.port) ? Number(flags.port) : NaN;
 if (!/^[\w.:-]+$/.test(hostname)) usage("--host must be a name or an address");
+// A --port that is not digits became NaN above, and NaN <= 65535 is false:
+// so the next line turns it away too.
 if (!(port <= 65535)) usage("--port must be a whole number from 0 to 65535");
 
 // Ctrl-C (SIGINT), `kill` (SIGTERM) and closing the terminal (SIGHUP) stop
@@ -90,7 +93,8 @@ try {
   // binds to gethostname(), which other computers may reach; 127.0.0.1 is
   // this computer only, until you choose --host 0.0.0.0.
   const listener = Deno.listen({ hostname, port });
-  console.log(`Listening on ${address(listener.addr)}`); // --port 0: which?
+  // listener.addr is the real address: with --port 0, the port we got.
+  console.log(`Listening on ${address(listener.addr)}`);
   stop.signal.onabort = () => listener.close(); // That ends the loop below.
   // Each turn waits for the next client: the book's accept(). We do not wait
   // for the greeting: the loop goes straight back to accepting.

@@ -94,7 +94,7 @@ function show(data: Uint8Array): string {
 
 try {
   // The book's socket(AF_INET, SOCK_DGRAM) and bind() in one call. The book
-  // binds to "", every network of the computer: anyone who can reach it can
+  // binds to "", every address of the computer: anyone who can reach it can
   // send it datagrams. 127.0.0.1 is this computer only. To open it, run
   // deno run --unstable-net --allow-net chapters/12_4_udp_server.ts --host
   // 0.0.0.0 (--allow-net for every address: it answers whoever sends).

@@ -130,7 +130,7 @@ console.log(safe(text));
 
 // Why we print the text and not JSON.stringify(JSON.parse(text)): a
 // JavaScript number is a double (IEEE 754): 53 bits of digits, about 16
-// decimal places. 12345678901234567890 becomes 12345678901234567000, and
+// significant digits. 12345678901234567890 becomes 12345678901234567000, and
 // 1e400 is too big: Infinity, which JSON.stringify writes as null. When an
 // object has a key twice, {"a":1,"a":2}, the last one wins: {"a":2}. We
 // say so when it happens: the text without its spaces (outside strings)

@@ -80,8 +80,8 @@ class Person {
 //         def __reduce__(self): return (os.system, ("rm -rf ~",))
 // pickle.loads of pickle.dumps(Evil()) runs that command, with no Evil
 // class needed on the receiving side. The book warns that unpickling "may
-// execute arbitrary code", then unpickles what the network sends back:
-// whoever answers (or sits between) chooses what runs on our computer.
+// execute arbitrary code", yet its program unpickles what the network sends
+// back: whoever answers (or sits between) chooses what runs on our computer.
 // JSON can only hold data: JSON.parse makes strings, numbers, true, false,
 // null, arrays and plain objects, never a function or a class. So we write
 // what the Person is, and rebuild it ourselves (the book's file is also
@@ -133,8 +133,9 @@ const keys = Object.keys(Object(value)).sort().join(", ");
 if (keys !== "male, name, type") refuse("its keys must be type, name and male");
 const { type, name, male } = value as Record<string, unknown>;
 if (type !== "Person") refuse(`"type" must be "Person"`);
-// A name: 1 to 100 characters (u: whole characters, not UTF-16 halves;
-// our echo is too short for more, but a Person may come from elsewhere),
+// A name: 1 to 100 characters (u: whole characters, not UTF-16 halves; we
+// read back only as many bytes as we sent, so this limit matters only for
+// a Person that comes from elsewhere),
 // none of them a control character (which could send commands to the
 // terminal when we print the name), an invisible one, or one that turns
 // text right-to-left (which disguise it): [^...] means "none of these".
