@@ -58,19 +58,18 @@ const only = flags.packet === "all" ? 0 : Number(flags.packet ?? 0);
 const unsafe = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu;
 const safe = (text: string) =>
   text.replace(unsafe, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`);
-const hex = (n: number, digits = 4) => n.toString(16).padStart(digits, "0");
+const hex = (n: number, w = 4) => "0x" + n.toString(16).padStart(w, "0");
 
-// ------------------------------------------------------------- containers
+// ----------------------------------------------------------- the capture
 // A capture file is a header, then one record per packet: when it was seen,
-// its length on the wire, and its bytes, or only the first ones if the
-// capture was told to keep fewer (its "snap length").
+// how long it was on the wire, and its bytes, or only the first ones if
+// the capture was told to keep fewer (its "snap length").
 interface Packet {
   time: bigint | null; // nanoseconds since 1970 (null: the file does not say)
   link: number; // the link type: which header comes first (1 = Ethernet)
-  data: Uint8Array;
-  length: number;
+  data: Uint8Array; // the bytes captured
+  length: number; // the bytes it had on the wire
 }
-type Capture = { format: string; digits: number; packets: Packet[] };
 // deno-fmt-ignore
 const LINKS: Record<number, string> = {
   0: "BSD loopback", 1: "Ethernet", 12: "raw IP", 101: "raw IP",
@@ -80,28 +79,28 @@ const LINKS: Record<number, string> = {
 const truncated = (name: string, whole: number): never =>
   exit(1, `${name} ends in the middle of packet ${whole + 1} (truncated).`);
 
-function readCapture(bytes: Uint8Array, name: string): Capture {
+function readCapture(bytes: Uint8Array, name: string) {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
   const magic = bytes.length >= 24 ? view.getUint32(0) : 0;
   if (magic === 0x0a0d0d0a) return readPcapng(bytes, view, name);
-  // pcap's first 4 bytes say which way round numbers are written (a1b2...
-  // read backwards: little-endian) and if timestamps count µs or ns (3c4d).
   if (![0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1].includes(magic)) {
     exit(1, `${name} is not a packet capture (neither pcap nor pcapng).`);
   }
+  // pcap's first 4 bytes say which way round its numbers are written (a1b2
+  // read backwards: little-endian, as DataView's second argument says) and
+  // whether timestamps count microseconds or nanoseconds (a1b23c4d).
   const little = (magic & 0xff) === 0xa1;
-  const nano = (view.getUint32(0, little) & 0xffff) === 0x3c4d;
-  const link = view.getUint32(20, little) & 0xffff;
+  const u32 = (at: number) => view.getUint32(at, little);
+  const nano = (u32(0) & 0xffff) === 0x3c4d, link = u32(20) & 0xffff;
   const packets: Packet[] = [];
   // Each record: seconds, µs (or ns), bytes captured, bytes on the wire.
   for (let at = 24; at < bytes.length;) {
-    const size = at + 16 <= bytes.length ? view.getUint32(at + 8, little) : 0;
+    const size = at + 16 <= bytes.length ? u32(at + 8) : 0;
     if (at + 16 + size > bytes.length) truncated(name, packets.length);
-    const seconds = BigInt(view.getUint32(at, little)) * 1_000_000_000n;
-    const part = BigInt(view.getUint32(at + 4, little)) * (nano ? 1n : 1000n);
+    const part = BigInt(u32(at + 4)) * (nano ? 1n : 1000n);
+    const time = BigInt(u32(at)) * 1_000_000_000n + part;
     const data = bytes.subarray(at + 16, at + 16 + size);
-    const length = view.getUint32(at + 12, little);
-    packets.push({ time: seconds + part, link, data, length });
+    packets.push({ time, link, data, length: u32(at + 12) });
     at += 16 + size;
   }
   const unit = nano ? "nanoseconds" : "microseconds";
@@ -118,192 +117,145 @@ function readPcapng(bytes: Uint8Array, view: DataView, name: string) {
   const packets: Packet[] = [];
   for (let at = 0; at < bytes.length;) {
     if (at + 12 > bytes.length) truncated(name, packets.length);
-    const type = view.getUint32(at, little); // an SHB's reads the same both ways
-    if (type === 0x0a0d0d0a) {
+    const u32 = (i: number) => view.getUint32(at + i, little);
+    if (u32(0) === 0x0a0d0d0a) { // an SHB: its type reads the same both ways
       little = view.getUint32(at + 8, true) === 0x1a2b3c4d;
-      if (!little && view.getUint32(at + 8) !== 0x1a2b3c4d) {
-        exit(1, `${name} is not a valid pcapng file (no byte-order magic).`);
-      }
       interfaces = []; // each section describes its own interfaces
     }
-    const size = view.getUint32(at + 4, little), body = at + 8;
+    const type = u32(0), size = u32(4);
     const least = { 1: 20, 3: 16, 6: 32 }[type] ?? 12; // the fixed fields
     if (size < least || size % 4) exit(1, `${name} has a broken block.`);
     if (at + size > bytes.length) truncated(name, packets.length);
-    const u32 = (offset: number) => view.getUint32(body + offset, little);
     if (type === 1) { // IDB: link type, 2 bytes reserved, snap length, options
       let perSecond = 1_000_000n; // microseconds, unless if_tsresol says
-      for (let o = body + 8; o + 4 <= at + size - 4;) { // code, length, value
-        const code = view.getUint16(o, little);
-        if (code === 0) break; // opt_endofopt
-        if (code === 9) { // if_tsresol: 10^-n seconds, or 2^-n if top bit set
-          const r = view.getUint8(o + 4);
-          perSecond = r & 0x80 ? 2n ** BigInt(r & 0x7f) : 10n ** BigInt(r);
-          digits = Math.max(digits, Math.min(9, String(perSecond).length - 1));
+      for (let o = at + 16; o + 4 <= at + size - 4;) { // code, length, value
+        // if_tsresol (code 9): 10^-r seconds, or 2^-r if its top bit is set
+        const r = view.getUint8(o + 4), power = BigInt(r & 0x7f);
+        if (view.getUint16(o, little) === 9) {
+          perSecond = r & 0x80 ? 2n ** power : 10n ** power;
         }
         o += 4 + Math.ceil(view.getUint16(o + 2, little) / 4) * 4;
       }
-      const link = view.getUint16(body, little);
-      interfaces.push({ link, snap: u32(4), perSecond });
-    } else if (type === 6 || type === 3) { // EPB, SPB
-      const iface = interfaces[type === 6 ? u32(0) : 0];
+      if (perSecond > 1_000_000n) digits = 9; // finer than microseconds
+      const link = view.getUint16(at + 8, little);
+      interfaces.push({ link, snap: u32(12), perSecond });
+    } else if (type === 6 || type === 3) {
+      const epb = type === 6, iface = interfaces[epb ? u32(8) : 0];
       if (!iface) exit(1, `${name} has a packet of an unknown interface.`);
-      const { link, snap, perSecond } = iface;
-      if (type === 6) { // interface, time (high, low 32 bits), captured, length
-        const units = BigInt(u32(4)) << 32n | BigInt(u32(8));
-        const time = units * 1_000_000_000n / perSecond;
-        const captured = Math.min(u32(12), size - 32); // (not past the end)
-        const data = bytes.subarray(body + 20, body + 20 + captured);
-        packets.push({ time, link, data, length: u32(16) });
-      } else { // SPB: length on the wire, then the bytes; no time
-        const captured = Math.min(u32(0), snap || u32(0), size - 16);
-        const data = bytes.subarray(body + 4, body + 4 + captured);
-        packets.push({ time: null, link, data, length: u32(0) });
-      }
+      // EPB: interface, time (high, low 32 bits), captured, length, bytes.
+      // SPB: length, bytes (as many as the snap length keeps); no time.
+      const length = u32(epb ? 24 : 8), start = at + (epb ? 28 : 12);
+      const captured = epb ? u32(20) : Math.min(length, iface.snap || length);
+      const units = BigInt(u32(12)) << 32n | BigInt(u32(16));
+      const time = epb ? units * 1_000_000_000n / iface.perSecond : null;
+      const end = Math.min(start + captured, at + size - 4); // not past it
+      const link = iface.link, data = bytes.subarray(start, end);
+      packets.push({ time, link, data, length });
     }
     at += size;
   }
   return { format: "pcapng", digits, packets };
 }
 
-// --------------------------------------------------------------- decoding
-// Each header becomes rows: name, value, and what the field is for (from
-// this glossary unless the row says otherwise).
-const MEANINGS: Record<string, string> = {
-  "Destination MAC": "the next computer on this cable (link-layer address)",
-  "Source MAC": "the computer that put the frame on this cable",
-  "VLAN tag": "which virtual network (802.1Q) the frame belongs to",
-  "Type": "what follows this header (an EtherType)",
-  "Packet type": "which way it went, seen from the capturing computer",
-  "Interface index": "which network interface of that computer",
-  "Link-layer address": "the sender's (MAC) address",
-  "Family": "what follows (an address family: 2 = IPv4)",
-  "Version": "4 or 6: IPv4 or IPv6",
-  "Header length": "in words of 4 bytes, options included",
-  "DSCP, ECN": "priority class; congestion marks",
-  "Total length": "bytes of this header and all it carries",
-  "Identification": "the same in every fragment of one datagram",
-  "Flags": "DF: don't fragment; MF: more fragments follow",
-  "Fragment offset": "where this piece goes in the datagram, in bytes",
-  "Time to live": "each router takes 1 off; at 0 the packet is dropped",
-  "Protocol": "what the data is: 6 = TCP, 17 = UDP",
-  "Source": "the sending computer's address",
-  "Destination": "the receiving computer's address",
-  "Traffic class": "priority class; congestion marks",
-  "Flow label": "marks the packets of one flow",
-  "Payload length": "bytes after this 40-byte header",
-  "Next header": "what follows: an extension header, TCP (6), UDP (17)",
-  "Hop limit": "each router takes 1 off; at 0 the packet is dropped",
-  "Source port": "the sending program",
-  "Destination port": "the receiving program",
-  "Sequence number": "number of the first byte here: it counts BYTES",
-  "Acknowledgment number": "the next byte expected from the other side",
-  "Data offset": "the header's length: where the data starts",
-  "Reserved": "for future use: 0",
-  "Window": "how many more bytes the sender of this can receive now",
-  "Urgent pointer": "where urgent data ends, if URG is on (rarely used)",
-  "Options": "extras, most of them agreed in the SYNs",
-  "MSS": "maximum segment size: the most data I take in one segment",
-  "Window scale": "multiply my Window by 2^this (from now on)",
-  "SACK permitted": "tell me which later bytes arrived if some are lost",
-  "SACK": "bytes received beyond a gap (relative numbers)",
-  "Timestamps": "my clock, and the latest value I saw from you",
-  "NOP": "no-operation: lines the next option up",
-  "End of options": "what follows is padding",
-  "Length": "8 of header + the data, in BYTES (the book says bits)",
-};
-type Row = [name: string, value: string, meaning: string];
-function row(name: string, value: unknown, meaning?: string): Row {
-  return [name, String(value), meaning ?? MEANINGS[name.trim()] ?? ""];
-}
-
+// -------------------------------------------------------------- decoding
+// Each header becomes a layer: a title and its rows, one per field: the
+// field's name, its value, and what it is for.
+type Row = [name: string, value: string | number, meaning: string];
 interface Decoded {
   number: number;
   packet: Packet;
   when: string; // seconds since the first packet
-  from: string;
+  from: string; // who sent it (an address, then a port)
   to: string;
   what: string; // the rest of its line in the conversation view
-  tags: string[]; // "cut", "sent again", "checksum unfinished"...
-  layers: { title: string; rows: Row[] }[];
+  tags: Set<string>; // "cut", "sent again", "checksum unfinished"...
+  layers: [title: string, rows: Row[]][];
+  figure?: string; // Figure 12.1 or 12.2, drawn with this packet's values
   inside: string; // the header being read, to say where a capture was cut
 }
-// Each direction of a connection ("A:port>B:port"): its first sequence
-// number, to show numbers from 0 as Wireshark does; the next new byte's
-// number; and its window scale (-1: none).
-type Direction = { base: number; next: number; scale: number };
-type Flows = Map<string, Direction>;
+/** The bytes of `view` after its first `at`: the next header starts at 0. */
+const after = (view: DataView, at: number) =>
+  new DataView(view.buffer, view.byteOffset + at, view.byteLength - at);
+/** The bytes from `start` to `end`, or those of them that were captured. */
+const slice = (view: DataView, start: number, end: number) =>
+  new Uint8Array(view.buffer, view.byteOffset, view.byteLength)
+    .subarray(start, Math.max(start, end));
 
 /** Decodes one packet, its headers in the order they come. */
-function decode(packet: Packet, number: number, flows: Flows): Decoded {
+function decode(packet: Packet, number: number, when: string): Decoded {
   const { buffer, byteOffset, length } = packet.data;
   const view = new DataView(buffer, byteOffset, length);
   // deno-fmt-ignore
-  const out: Decoded = { number, packet, when: "", from: "?", to: "?",
-    what: "", tags: [], layers: [], inside: "link-layer header" };
-  if (length < packet.length) out.tags.push("cut");
+  const out: Decoded = { number, packet, when, from: "?", to: "?", what: "",
+    tags: new Set(), layers: [], inside: "link-layer header" };
+  if (length < packet.length) out.tags.add("cut");
   // A capture cut short by its snap length may end inside a header: then
   // DataView refuses to read past the end (a RangeError), and we keep what
   // was decoded and say where the bytes ran out.
   try {
     const [type, at] = linkLayer(packet.link, view, out);
     let ip = null;
-    if (type === 0x0800) ip = ipv4(view, at, out);
-    else if (type === 0x86dd) ip = ipv6(view, at, out);
+    if (type === 0x0800) ip = ipv4(after(view, at), out);
+    else if (type === 0x86dd) ip = ipv6(after(view, at), out);
     else out.what = `${ETHERTYPES[type] ?? "not IP"} (not decoded here)`;
-    if (ip?.protocol === 6) tcp(view, ip, out, flows);
-    else if (ip?.protocol === 17) udp(view, ip, out);
+    if (ip?.protocol === 6) tcp(ip, out);
+    else if (ip?.protocol === 17) udp(ip, out);
     else if (ip) out.what = `${PROTOCOLS[ip.protocol] ?? "?"} (not decoded)`;
   } catch (error) {
     if (!(error instanceof RangeError)) throw error;
-    if (!out.tags.includes("cut")) out.tags.push("cut");
     const where = `the capture ends inside the ${out.inside}`;
+    out.tags.add("cut");
     out.what ||= `(${where})`;
-    out.layers.push({ title: `And ${where}.`, rows: [] });
+    out.layers.push([`And ${where}.`, []]);
   }
   return out;
 }
 
-// ------------------------------------------------------------- link layer
+// ------------------------------------------------------------ link layer
 // What comes before IP depends on the link type. Each returns the type of
 // what follows (an EtherType: 0x0800 IPv4, 0x86dd IPv6) and where it starts.
 // deno-fmt-ignore
 const ETHERTYPES: Record<number, string> = {
   0x0800: "IPv4", 0x86dd: "IPv6", 0x0806: "ARP", 0x8100: "VLAN",
 };
-const ethertype = (type: number) =>
-  `0x${hex(type)} (${ETHERTYPES[type] ?? "?"})`;
+const ethertype = (type: number) => `${hex(type)} (${ETHERTYPES[type] ?? "?"})`;
 const mac = (view: DataView, at: number, length = 6) =>
-  Array.from({ length }, (_, i) => hex(view.getUint8(at + i), 2)).join(":");
+  Array.from({ length }, (_, i) => hex(view.getUint8(at + i), 2).slice(2))
+    .join(":");
 const KINDS = ["to us", "broadcast", "multicast", "to another host", "by us"];
 
-function linkLayer(link: number, view: DataView, out: Decoded) {
+function linkLayer(link: number, view: DataView, out: Decoded): number[] {
   if (link === 1) { // Ethernet: destination, source, type
     [out.to, out.from] = [mac(view, 0), mac(view, 6)];
-    const rows = [row("Destination MAC", out.to), row("Source MAC", out.from)];
+    const rows: Row[] = [
+      ["Destination MAC", out.to, "the next computer on this cable"],
+      ["Source MAC", out.from, "the computer that put it on this cable"],
+    ];
     let at = 12; // 802.1Q VLAN tags (4 bytes each) come before the type
     while ([0x8100, 0x88a8].includes(view.getUint16(at)) && at < 44) {
       const tci = view.getUint16(at + 2); // priority (3 bits), 1 bit, VLAN id
-      rows.push(row("VLAN tag", `${tci & 0xfff}, priority ${tci >> 13}`));
+      const vlan = `${tci & 0xfff}, priority ${tci >> 13}`;
+      rows.push(["VLAN tag", vlan, "which virtual network it is on"]);
       at += 4;
     }
-    const type = view.getUint16(at);
-    rows.push(row("Type", ethertype(type)));
-    out.layers.push({ title: `Ethernet (${at + 2} bytes)`, rows });
-    return [type, at + 2];
+    rows.push(["Type", ethertype(view.getUint16(at)), "what follows"]);
+    out.layers.push([`Ethernet (${at + 2} bytes)`, rows]);
+    return [view.getUint16(at), at + 2];
   }
   if (link === 113 || link === 276) { // Linux cooked: `tcpdump -i any`
-    const v2 = link === 276, size = v2 ? 20 : 16; // v2: the interface too
+    const v2 = link === 276, size = v2 ? 20 : 16; // v2 says the interface
     const kind = v2 ? view.getUint8(10) : view.getUint16(0);
     const length = Math.min(8, v2 ? view.getUint8(11) : view.getUint16(4));
     const type = view.getUint16(v2 ? 0 : 14);
     out.from = mac(view, v2 ? 12 : 6, length);
-    const rows = [row("Packet type", `${kind} (${KINDS[kind] ?? "?"})`)];
-    if (v2) rows.push(row("Interface index", view.getUint32(4)));
-    rows.push(row("Link-layer address", out.from));
-    rows.push(row("Type", ethertype(type)));
-    const title = `Linux cooked v${v2 ? 2 : 1} (${size} bytes)`;
-    out.layers.push({ title, rows });
+    const rows: Row[] = [
+      ["Packet type", `${kind} (${KINDS[kind] ?? "?"})`, "which way it went"],
+      ["Interface index", view.getUint32(4), "which interface it went by"],
+      ["Link-layer address", out.from, "the sender's (MAC) address"],
+      ["Type", ethertype(type), "what follows"],
+    ];
+    if (!v2) rows.splice(1, 1); // v1 has no interface index
+    out.layers.push([`Linux cooked v${v2 ? 2 : 1} (${size} bytes)`, rows]);
     return [type, size];
   }
   if (link === 0 || link === 108) { // BSD loopback: 4 bytes, the family, in
@@ -311,8 +263,9 @@ function linkLayer(link: number, view: DataView, out: Decoded) {
     const family = view.getUint32(0, view.getUint32(0, true) <= 0xffff);
     let type = [24, 28, 30].includes(family) ? 0x86dd : 0; // IPv6
     if (family === 2) type = 0x0800; // IPv4
-    const rows = [row("Family", `${family} (${ETHERTYPES[type] ?? "?"})`)];
-    out.layers.push({ title: "BSD loopback (4 bytes)", rows });
+    const value = `${family} (${ETHERTYPES[type] ?? "?"})`;
+    const rows: Row[] = [["Family", value, "what follows: 2 = IPv4"]];
+    out.layers.push(["BSD loopback (4 bytes)", rows]);
     return [type, 4];
   }
   // Raw IP: no link header at all; IP's first 4 bits say which version.
@@ -320,16 +273,18 @@ function linkLayer(link: number, view: DataView, out: Decoded) {
   return [version === 4 ? 0x0800 : version === 6 ? 0x86dd : 0, 0];
 }
 
-// --------------------------------------------------------------------- IP
-// What TCP and UDP need from IP: the protocol, where the segment starts and
-// ends, the sum of the pseudo-header (the addresses and protocol; their
-// checksums cover these too), and, if it cannot be checked, why.
+// -------------------------------------------------------------------- IP
+// What TCP and UDP need from IP: the protocol, their bytes (`data`, as many
+// as IP says it carries: `length`), the sum of the pseudo-header (the
+// addresses and protocol, which their checksums cover too), and, if the
+// checksum cannot be checked, why.
 // deno-fmt-ignore
-type Ip = { v6: boolean; protocol: number; start: number; end: number;
+type Ip = { v6: boolean; protocol: number; data: DataView; length: number;
   pseudo: number; unchecked: string };
 // deno-fmt-ignore
 const PROTOCOLS: Record<number, string> = { 1: "ICMP", 6: "TCP", 17: "UDP",
   58: "ICMPv6" };
+const protocol = (n: number) => `${n} (${PROTOCOLS[n] ?? "?"})`;
 
 /** The 16-bit words from `start` to `end` added up (the Internet checksum). */
 function sum(view: DataView, start: number, end: number): number {
@@ -345,132 +300,125 @@ function fold(total: number): number {
   return total;
 }
 
-function ipv4(view: DataView, at: number, out: Decoded): Ip | null {
+function ipv4(h: DataView, out: Decoded): Ip | null {
   out.inside = "IPv4 header";
-  const size = (view.getUint8(at) & 15) * 4, total = view.getUint16(at + 2);
-  const flags = view.getUint16(at + 6), protocol = view.getUint8(at + 9);
-  const stored = view.getUint16(at + 10), tos = view.getUint8(at + 1);
-  const dotted = (i: number) => slice(view, at + i, at + i + 4).join(".");
+  const size = (h.getUint8(0) & 15) * 4, tos = h.getUint8(1);
+  const total = h.getUint16(2), id = h.getUint16(4), flags = h.getUint16(6);
+  const ttl = h.getUint8(8), next = h.getUint8(9), stored = h.getUint16(10);
+  h.getUint8(Math.max(size, 20) - 1); // the options must be there too
+  const dotted = (at: number) => slice(h, at, at + 4).join(".");
   [out.from, out.to] = [dotted(12), dotted(16)];
-  view.getUint8(at + Math.max(size, 20) - 1); // the options must be there too
   // The header's own checksum: all its words, checksum included, add up to
   // 0xffff. A damaged header adds up to something else; the receiver drops
   // it. The checksum cannot tell which bits changed, so it cannot fix them.
-  const all = sum(view, at, at + size);
-  let verdict = `WRONG: it should be 0x${hex(~fold(all - stored) & 0xffff)}`;
+  const all = sum(h, 0, size);
+  let verdict = `WRONG: it should be ${hex(~fold(all - stored) & 0xffff)}`;
   if (fold(all) === 0xffff) verdict = "correct";
-  else out.tags.push("checksum WRONG");
+  else out.tags.add("checksum WRONG");
   const offset = (flags & 0x1fff) * 8, more = flags & 0x2000;
   const names = [flags & 0x4000 ? "DF" : "", more ? "MF" : ""].join(" ");
-  out.layers.push({
-    title: `IPv4 (${size} bytes)`,
-    rows: [
-      row("Version", 4),
-      row("Header length", `${size} bytes`, `${size / 4} × 4 bytes`),
-      row("DSCP, ECN", `${tos >> 2}, ${tos & 3}`),
-      row("Total length", `${total} bytes`),
-      row("Identification", `0x${hex(view.getUint16(at + 4))}`),
-      row("Flags", names.trim() || "none"),
-      row("Fragment offset", offset),
-      row("Time to live", view.getUint8(at + 8)),
-      row("Protocol", `${protocol} (${PROTOCOLS[protocol] ?? "?"})`),
-      row("Header checksum", `0x${hex(stored)}`, verdict),
-      row("Source", out.from),
-      row("Destination", out.to),
-    ],
-  });
+  const rows: Row[] = [
+    ["Version", 4, "4 or 6: IPv4 or IPv6"],
+    ["Header length", `${size} bytes`, `${size / 4} words of 4 bytes`],
+    ["DSCP, ECN", `${tos >> 2}, ${tos & 3}`, "priority; congestion marks"],
+    ["Total length", `${total} bytes`, "this header and all it carries"],
+    ["Identification", hex(id), "the same in every fragment of it"],
+    ["Flags", names.trim() || "none", "DF: don't fragment; MF: more follow"],
+    ["Fragment offset", offset, "where this piece goes, in bytes"],
+    ["Time to live", ttl, "each router takes 1 off; at 0 it is dropped"],
+    ["Protocol", protocol(next), "what it carries: 6 = TCP, 17 = UDP"],
+    ["Header checksum", hex(stored), verdict],
+    ["Source", out.from, "the sending computer"],
+    ["Destination", out.to, "the receiving computer"],
+  ];
+  out.layers.push([`IPv4 (${size} bytes)`, rows]);
   if (size < 20 || total < size) out.what = "IPv4 with a broken length field";
   if (offset) out.what = `IPv4 fragment: bytes from ${offset} of a datagram`;
   if (out.what) return null; // (a fragment's TCP/UDP header is in the first)
   const unchecked = more ? "this is one fragment of a larger datagram" : "";
-  const pseudo = sum(view, at + 12, at + 20) + protocol;
-  const [start, end] = [at + size, at + total];
-  return { v6: false, protocol, start, end, pseudo, unchecked };
+  const pseudo = sum(h, 12, 20) + next, data = after(h, size);
+  const length = total - size; // the bytes that IP carries
+  return { v6: false, protocol: next, data, length, pseudo, unchecked };
 }
 
-/** An IPv6 address as RFC 5952 writes it: the longest run of 0s as "::". */
+// An IPv6 address is 8 groups of 16 bits, written in hex. The URL parser
+// writes it the standard way (RFC 5952): the longest run of zero groups as
+// "::" (2001:db8:0:0:0:0:0:1 is 2001:db8::1), and in brackets, as it must
+// be written before a port.
 function ipv6Text(view: DataView, at: number): string {
   const groups = [0, 2, 4, 6, 8, 10, 12, 14].map((i) => view.getUint16(at + i));
-  const text = groups.map((group) => group.toString(16)).join(":");
-  const runs = text.match(/(^|:)0(:0)+(:|$)/g) ?? [];
-  const longest = runs.sort((a, b) => b.length - a.length)[0];
-  return longest ? text.replace(longest, "::") : text;
+  return new URL(`http://[${groups.map((g) => g.toString(16)).join(":")}]`)
+    .hostname;
 }
 // deno-fmt-ignore
 const EXTENSIONS: Record<number, string> = { 0: "Hop-by-hop options",
   43: "Routing", 44: "Fragment", 60: "Destination options" };
 
-function ipv6(view: DataView, at: number, out: Decoded): Ip | null {
+function ipv6(h: DataView, out: Decoded): Ip | null {
   out.inside = "IPv6 header";
-  const first = view.getUint32(at), payload = view.getUint16(at + 4);
-  let next = view.getUint8(at + 6);
-  const [src, dst] = [ipv6Text(view, at + 8), ipv6Text(view, at + 24)];
-  [out.from, out.to] = [`[${src}]`, `[${dst}]`]; // brackets: before a port
-  const rows = [
-    row("Version", first >>> 28),
-    row("Traffic class", `0x${hex(first >> 20 & 0xff, 2)}`),
-    row("Flow label", `0x${hex(first & 0xfffff, 5)}`),
-    row("Payload length", `${payload} bytes`),
-    row("Next header", `${next} (${PROTOCOLS[next] ?? "?"})`),
-    row("Hop limit", view.getUint8(at + 7)),
-    row("Source", src),
-    row("Destination", dst),
+  const first = h.getUint32(0), payload = h.getUint16(4);
+  let next = h.getUint8(6);
+  [out.from, out.to] = [ipv6Text(h, 8), ipv6Text(h, 24)]; // [2001:db8::1]
+  const rows: Row[] = [
+    ["Version", first >>> 28, "4 or 6: IPv4 or IPv6"],
+    ["Traffic class", hex(first >> 20 & 0xff, 2), "priority; congestion marks"],
+    ["Flow label", hex(first & 0xfffff, 5), "marks the packets of one flow"],
+    ["Payload length", `${payload} bytes`, "all after this 40-byte header"],
+    ["Next header", protocol(next), "an extension header, or TCP, UDP"],
+    ["Hop limit", h.getUint8(7), "each router takes 1 off; at 0 it is dropped"],
+    ["Source", out.from.slice(1, -1), "the sending computer"],
+    ["Destination", out.to.slice(1, -1), "the receiving computer"],
   ];
-  out.layers.push({ title: "IPv6 (40 bytes)", rows });
+  out.layers.push(["IPv6 (40 bytes)", rows]);
   // Extension headers may sit between IPv6 and TCP/UDP: step over each.
-  let start = at + 40, unchecked = "";
+  let at = 40, unchecked = "";
   for (let count = 0; next in EXTENSIONS && count < 16; count++) {
     out.inside = `IPv6 ${EXTENSIONS[next]} header`;
-    const size = next === 44 ? 8 : (view.getUint8(start + 1) + 1) * 8;
+    const size = next === 44 ? 8 : (h.getUint8(at + 1) + 1) * 8;
     let value = `${size} bytes`;
     if (next === 44) { // Fragment: offset (8-byte units) and "more" bit
-      const offset = view.getUint16(start + 2) & 0xfff8;
-      const more = view.getUint16(start + 2) & 1;
+      const field = h.getUint16(at + 2), offset = field & 0xfff8;
+      const more = field & 1;
       value += `, offset ${offset}${more ? ", more follow" : ""}`;
       if (offset) out.what = `IPv6 fragment: bytes from ${offset} on`;
       if (offset || more) unchecked = "this is one fragment of a datagram";
     }
     // A routing header changes the destination that the checksum covers.
     if (next === 43) unchecked = "a routing header changes the destination";
-    rows.push(
-      row(EXTENSIONS[next], value, "an extension header, stepped over"),
-    );
-    next = view.getUint8(start);
-    start += size;
+    rows.push([EXTENSIONS[next], value, "an extension header, stepped over"]);
+    next = h.getUint8(at);
+    at += size;
   }
   if (out.what) return null;
-  const pseudo = sum(view, at + 8, at + 40) + next, end = at + 40 + payload;
-  return { v6: true, protocol: next, start, end, pseudo, unchecked };
+  const pseudo = sum(h, 8, 40) + next, data = after(h, at);
+  const length = 40 + payload - at; // what follows the extension headers
+  return { v6: true, protocol: next, data, length, pseudo, unchecked };
 }
 
-// ------------------------------------------------------------ TCP and UDP
+// ----------------------------------------------------------- TCP and UDP
 // Both checksums cover a pseudo-header (the two addresses, protocol and
 // length), the header and the data. The sender writes the value that makes
 // it all add up to 0xffff. A receiver that gets another sum knows the
 // segment was damaged, and drops it. The book says the checksum is used "to
 // detect and fix errors": it DETECTS them. TCP fixes them by sending again.
-function checksum(view: DataView, ip: Ip, at: number, out: Decoded) {
+function checksum(ip: Ip, at: number, out: Decoded) {
   if (ip.unchecked) return `not checked: ${ip.unchecked}`;
-  if (ip.end > view.byteLength) return "not checked: the capture cut it";
-  const pseudo = ip.pseudo + ip.end - ip.start, stored = view.getUint16(at);
-  const total = pseudo + sum(view, ip.start, ip.end);
+  if (ip.length > ip.data.byteLength) return "not checked: the capture cut it";
+  const pseudo = ip.pseudo + ip.length, stored = ip.data.getUint16(at);
+  const total = pseudo + sum(ip.data, 0, ip.length);
   if (fold(total) === 0xffff) return "correct";
   let should = ~fold(total - stored) & 0xffff;
-  if (should === 0 && ip.protocol === 17) should = 0xffff; // 0: "none"
+  if (should === 0 && ip.protocol === 17) should = 0xffff; // 0 means "none"
   // Checksum offload: the system leaves the sum to the network card and
   // puts only the pseudo-header's sum in the field; a capture on the sending
   // computer sees the packet before the card finishes it. Not damage.
   const unfinished = stored === fold(pseudo);
-  out.tags.push(unfinished ? "checksum unfinished" : "checksum WRONG");
-  const fix = `it should be 0x${hex(should)}`;
+  out.tags.add(unfinished ? "checksum unfinished" : "checksum WRONG");
+  const fix = `it should be ${hex(should)}`;
   if (unfinished) return `unfinished: checksum offload; ${fix}`;
   return `WRONG: ${fix}; the packet was damaged`;
 }
 
-/** The bytes from `start` to `end`, or those of them that were captured. */
-const slice = (view: DataView, start: number, end: number) =>
-  new Uint8Array(view.buffer, view.byteOffset, view.byteLength)
-    .subarray(start, Math.max(start, end));
 /** The first bytes of some data as text, control characters shown safely. */
 function preview(data: Uint8Array, most: number): string {
   if (data.length === 0) return "";
@@ -478,23 +426,28 @@ function preview(data: Uint8Array, most: number): string {
   return `"${safe(text)}"${data.length > most ? "…" : ""}`;
 }
 
+// Each direction of a connection ("A:port>B:port"): its first sequence
+// number, to show numbers from 0 as Wireshark does; the number of the next
+// byte not sent yet; and its window scale (-1: none). Emptied for each file.
+type Direction = { base: number; next: number; scale: number };
+const flows = new Map<string, Direction>();
+
 // TCP (Figure 12.1; the book's text sends you to Figure 12.2, which is
 // UDP's). The book calls TCP's pieces "packages" and "datagrams": TCP sends
 // segments, each with this header; datagrams are what UDP and IP send.
 // The flags, highest bit first, as Figure 12.1 draws them.
 const FLAGS = ["CWR", "ECE", "URG", "ACK", "PSH", "RST", "SYN", "FIN"];
 
-function tcp(view: DataView, ip: Ip, out: Decoded, flows: Flows) {
+function tcp(ip: Ip, out: Decoded) {
   out.inside = "TCP header";
-  const at = ip.start, src = view.getUint16(at), dst = view.getUint16(at + 2);
-  const [seq, ack] = [view.getUint32(at + 4), view.getUint32(at + 8)];
-  const size = (view.getUint8(at + 12) >> 4) * 4, flag = view.getUint8(at + 13);
-  const [window, stored, urgent] = [14, 16, 18].map((i) =>
-    view.getUint16(at + i)
-  );
-  view.getUint8(at + Math.max(size, 20) - 1); // the options must be there too
+  const t = ip.data, src = t.getUint16(0), dst = t.getUint16(2);
+  const seq = t.getUint32(4), ack = t.getUint32(8), flag = t.getUint8(13);
+  const size = (t.getUint8(12) >> 4) * 4, reserved = t.getUint8(12) & 15;
+  const [window, stored, urgent] = [14, 16, 18].map((i) => t.getUint16(i));
+  t.getUint8(Math.max(size, 20) - 1); // the options must be there too
   [out.from, out.to] = [`${out.from}:${src}`, `${out.to}:${dst}`];
-  if (size < 20) return void (out.what = "TCP with a broken data offset");
+  if (size < 20) out.what = "TCP with a broken data offset";
+  if (size < 20) return;
   // Sequence numbers count bytes: each byte sent has a number (and a SYN
   // or a FIN counts as one). The first is random, so like Wireshark we show
   // them relative to it: from 0 at the SYN (from 1 if the capture began
@@ -510,120 +463,172 @@ function tcp(view: DataView, ip: Ip, out: Decoded, flows: Flows) {
   const mine = flows.get(key)!, theirs = flows.get(back);
   const relSeq = (seq - mine.base) >>> 0;
   const relAck = acks && theirs ? (ack - theirs.base) >>> 0 : -1;
-  const length = Math.max(0, ip.end - at - size);
-  const data = slice(view, at + size, ip.end);
+  const length = Math.max(0, ip.length - size);
+  const data = slice(t, size, ip.length);
   // Bytes numbered below the next new one were sent before: sent again.
-  if ((length || syn || fin) && relSeq < mine.next) out.tags.push("sent again");
+  if ((length || syn || fin) && relSeq < mine.next) out.tags.add("sent again");
   mine.next = Math.max(mine.next, relSeq + length + syn + fin);
-  const options = tcpOptions(view, at + 20, at + size, theirs?.base ?? 0);
-  const shift = options.find(([name]) => name === "  Window scale")?.[1];
-  if (syn) mine.scale = shift ? parseInt(shift) : -1;
-  // The window scale applies once both SYNs had one, never to a SYN.
-  const scale = !syn && (theirs?.scale ?? -1) >= 0
-    ? Math.max(mine.scale, 0)
-    : 0;
-  const verdict = checksum(view, ip, at + 16, out);
-  const names = FLAGS.filter((_, i) => flag & (0x80 >> i));
-  const bits = FLAGS.map((name, i) => `${name} ${flag >> (7 - i) & 1}`);
-  const scaled = `${window} (× ${2 ** scale} = ${window * 2 ** scale})`;
-  out.layers.push({
-    title: `TCP (${size} bytes): Figure 12.1`,
-    rows: [
-      row("Source port", src),
-      row("Destination port", dst),
-      row("Sequence number", `${relSeq} (relative), ${seq} (absolute)`),
-      // deno-fmt-ignore
-      row("Acknowledgment number", relAck < 0 ? `${ack} (unused: ACK off)`
-        : `${relAck} (relative), ${ack} (absolute)`),
-      row("Data offset", `${size / 4} (× 4 = ${size} bytes)`),
-      row("Reserved", view.getUint8(at + 12) & 15),
-      row("Flags", `0x${hex(flag, 2)} ${names.join(" ")}`, bits.join(" ")),
-      row("Window", scale ? scaled : window),
-      row("Checksum", `0x${hex(stored)}`, verdict),
-      row("Urgent pointer", urgent),
-      row("Options", `${size - 20} bytes`),
-      ...options,
-      row("Data", `${length} bytes`, preview(data, 40)),
-    ],
-  });
+  const options = tcpOptions(t, size, theirs?.base ?? 0);
+  // Window scale: a SYN may say "multiply my Window by 2^n from now on".
+  // That counts once both SYNs said it, and never for a SYN itself.
+  const shift = options.find(([name]) => name === "  Window scale");
+  if (syn) mine.scale = shift ? parseInt(String(shift[1])) : -1;
+  const both = Math.min(mine.scale, theirs?.scale ?? -1) >= 0;
+  const factor = !syn && both ? 2 ** mine.scale : 1;
+  const scaled = `${window} (× ${factor} = ${window * factor})`;
+  const verdict = checksum(ip, 16, out);
+  const on = FLAGS.map((_, i) => flag >> (7 - i) & 1); // each flag's bit
+  const names = FLAGS.filter((_, i) => on[i]);
+  const bits = FLAGS.map((name, i) => `${name} ${on[i]}`).join(" ");
+  const seqText = `${relSeq} (relative), ${seq} (absolute)`;
+  let ackText = `${relAck} (relative), ${ack} (absolute)`;
+  if (relAck < 0) ackText = `${ack} (unused: ACK off)`;
+  const text = preview(data, 40);
+  const rows: Row[] = [
+    ["Source port", src, "the sending program"],
+    ["Destination port", dst, "the receiving program"],
+    ["Sequence number", seqText, "its first byte's number: it counts BYTES"],
+    ["Acknowledgment number", ackText, "the next byte expected back"],
+    ["Data offset", `${size / 4} (× 4 = ${size} bytes)`, "where data starts"],
+    ["Reserved", reserved, "for future use: 0"],
+    ["Flags", `${hex(flag, 2)} ${names.join(" ")}`, bits],
+    ["Window", factor > 1 ? scaled : window, "how many more bytes it takes"],
+    ["Checksum", hex(stored), verdict],
+    ["Urgent pointer", urgent, "where urgent data ends, if URG (rare)"],
+    ["Options", `${size - 20} bytes`, "extras, most of them agreed in SYNs"],
+    ...options,
+    ["Data", `${length} bytes`, text],
+  ];
+  out.layers.push([`TCP (${size} bytes): Figure 12.1`, rows]);
+  // Figure 12.1 as RFC 9293 draws it, this segment's values in the boxes.
+  const listed = options.map(([name, value]) => `${name} ${value}`.trim());
+  const lines = listed.join(", ").match(/.{1,60}(, |$)/g) ?? ["none"];
+  const title = `Figure 12.1, the TCP header of packet ${out.number}`;
+  // deno-fmt-ignore
+  out.figure = draw(`${title} (RFC 9293, section 3.1; the book's RFC 3168 is ECN)`, [
+    [[16, "Source Port", src], [16, "Destination Port", dst]],
+    [[32, "Sequence Number", seqText]],
+    [[32, "Acknowledgment Number", ackText]],
+    [[4, "Data", "Offset", size / 4], [4, "Rsrvd", "", reserved],
+      ...FLAGS.map((f, i): Box => [1, ...f, on[i]]), [16, "", "Window", factor > 1 ? scaled : window]],
+    [[16, "Checksum", hex(stored), verdict.split(":")[0]],
+      [16, "Urgent Pointer", urgent]],
+    [[32, "[Options]", ...lines]],
+    [[32, "Data", `${length} bytes ${text}`]],
+  ], verdict);
   // The line of the conversation, flags in Wireshark's order: [SYN, ACK].
   const sack = options.find(([name]) => name === "  SACK")?.[1];
   out.what = `[${names.reverse().join(", ")}] seq=${relSeq}`;
   if (relAck >= 0) out.what += ` ack=${relAck}`;
   out.what += ` len=${length}`;
-  if (sack) out.what += ` sack=${sack.replaceAll(" ", ",")}`;
+  if (sack) out.what += ` sack=${String(sack).replaceAll(" ", ",")}`;
   if (length) out.what += ` ${preview(data, 20)}`;
 }
 
 // TCP options: a kind byte; then, except for End (0) and NOP (1), a length
-// byte (counting kind and length) and the value. SACK's edges number the
-// other side's bytes: shown relative to its first (`base`).
-function tcpOptions(view: DataView, at: number, end: number, base: number) {
+// byte (counting kind and length) and the value. Those shown here, with
+// their length (SACK's: 2 + 8 for each block) and what they are for:
+// deno-fmt-ignore
+const OPTIONS: Record<number, [name: string, size: number, meaning: string]> = {
+  0: ["End of options", 1, "what follows is padding"],
+  1: ["NOP", 1, "no-operation: lines the next option up"],
+  2: ["MSS", 4, "maximum segment size: the most data I take in one"],
+  3: ["Window scale", 3, "multiply my Window by 2^this (from now on)"],
+  4: ["SACK permitted", 2, "tell me which later bytes came if some are lost"],
+  5: ["SACK", 0, "bytes received beyond a gap (relative numbers)"],
+  8: ["Timestamps", 10, "my clock, and the latest value I saw from you"],
+};
+
+function tcpOptions(t: DataView, end: number, base: number): Row[] {
   const rows: Row[] = [];
-  while (at < end) {
-    const kind = view.getUint8(at), size = kind < 2 ? 1 : view.getUint8(at + 1);
-    const u32 = (i: number) => view.getUint32(at + i);
+  for (let at = 20; at < end;) {
+    const kind = t.getUint8(at), size = kind < 2 ? 1 : t.getUint8(at + 1);
     const broken = kind > 1 && (size < 2 || at + size > end);
-    let name = `Option ${kind}`, value = `${size} bytes`;
-    if (kind === 0) [name, value] = ["End of options", ""];
-    else if (kind === 1) [name, value] = ["NOP", ""];
-    else if (broken) value = "broken: the rest is skipped";
-    else if (kind === 2 && size === 4) {
-      [name, value] = ["MSS", `${view.getUint16(at + 2)} bytes`];
-    } else if (kind === 3 && size === 3) {
-      const shift = view.getUint8(at + 2);
-      [name, value] = ["Window scale", `${shift} (× ${2 ** shift})`];
-    } else if (kind === 4 && size === 2) [name, value] = ["SACK permitted", ""];
-    else if (kind === 5 && size % 8 === 2) { // blocks: left and right edges
-      const edges = [];
-      for (let i = 2; i < size; i += 8) {
-        edges.push(`${(u32(i) - base) >>> 0}-${(u32(i + 4) - base) >>> 0}`);
+    const fits = kind === 5 ? size % 8 === 2 : size === OPTIONS[kind]?.[1];
+    let row: Row = [`  Option ${kind}`, `${size} bytes`, "not decoded here"];
+    if (broken) row[1] = "broken: the rest is skipped";
+    else if (fits) {
+      const u8 = (i: number) => t.getUint8(at + i);
+      const u32 = (i: number) => t.getUint32(at + i);
+      // SACK's edges number the other side's bytes: relative to its first.
+      const edge = (i: number) => (u32(i) - base) >>> 0;
+      let value = "";
+      if (kind === 2) value = `${t.getUint16(at + 2)} bytes`;
+      if (kind === 3) value = `${u8(2)} (× ${2 ** u8(2)})`;
+      for (let i = 2; kind === 5 && i < size; i += 8) {
+        value += ` ${edge(i)}-${edge(i + 4)}`;
       }
-      [name, value] = ["SACK", edges.join(" ")];
-    } else if (kind === 8 && size === 10) {
-      [name, value] = ["Timestamps", `${u32(2)} ${u32(6)}`];
+      if (kind === 8) value = `${u32(2)} ${u32(6)}`;
+      row = [`  ${OPTIONS[kind][0]}`, value.trim(), OPTIONS[kind][2]];
     }
-    rows.push(row(`  ${name}`, value));
+    rows.push(row);
     if (kind === 0 || broken) break;
     at += size;
   }
   return rows;
 }
 
-function udp(view: DataView, ip: Ip, out: Decoded) {
+function udp(ip: Ip, out: Decoded) {
   out.inside = "UDP header";
-  const at = ip.start, src = view.getUint16(at), dst = view.getUint16(at + 2);
-  const length = view.getUint16(at + 4), stored = view.getUint16(at + 6);
+  const u = ip.data, src = u.getUint16(0), dst = u.getUint16(2);
+  const length = u.getUint16(4), stored = u.getUint16(6);
   [out.from, out.to] = [`${out.from}:${src}`, `${out.to}:${dst}`];
   // A checksum of 0 means "none computed": allowed over IPv4, not IPv6.
   let verdict = ip.v6 ? "missing: IPv6 requires one" : "none (allowed on IPv4)";
-  if (stored) verdict = checksum(view, ip, at + 6, out);
-  const data = slice(view, at + 8, Math.min(at + length, ip.end));
-  const carried = ip.end - at; // Length should be what IP carries
-  const note = length === carried ? undefined : `but IP carries ${carried}`;
-  const bytes = Math.max(0, length - 8);
-  out.layers.push({
-    title: "UDP (8 bytes): Figure 12.2",
-    rows: [
-      row("Source port", src),
-      row("Destination port", dst),
-      row("Length", `${length} bytes`, note),
-      row("Checksum", `0x${hex(stored)}`, verdict),
-      row("Data", `${bytes} bytes`, preview(data, 40)),
-    ],
-  });
-  out.what = `UDP len=${bytes} ${preview(data, 20)}`;
+  if (stored) verdict = checksum(ip, 6, out);
+  // Length counts bytes, the header's 8 too; it should be what IP carries.
+  let note = "8 of header + the data, in BYTES (the book says bits)";
+  if (length !== ip.length) note = `but IP carries ${ip.length}`;
+  const data = slice(u, 8, Math.min(length, ip.length));
+  const bytes = Math.max(0, length - 8), text = preview(data, 40);
+  const rows: Row[] = [
+    ["Source port", src, "the sending program"],
+    ["Destination port", dst, "the receiving program"],
+    ["Length", `${length} bytes`, note],
+    ["Checksum", hex(stored), verdict],
+    ["Data", `${bytes} bytes`, text],
+  ];
+  out.layers.push(["UDP (8 bytes): Figure 12.2", rows]);
+  // Figure 12.2 as RFC 768 draws it, this datagram's values in the boxes.
+  const title = `Figure 12.2, the UDP header of packet ${out.number} (RFC 768)`;
+  // deno-fmt-ignore
+  out.figure = draw(title, [
+    [[16, "Source Port", src], [16, "Destination Port", dst]],
+    [[16, "Length", `${length} bytes`],
+      [16, "Checksum", hex(stored), verdict.split(":")[0]]],
+    [[32, "Data", `${bytes} bytes ${text}`]],
+  ], verdict);
+  out.what = `UDP len=${bytes}`;
+  if (bytes) out.what += ` ${preview(data, 20)}`;
 }
 
-// ------------------------------------------------------------------ views
-/** Seconds since the first packet, with as many decimals as the clock. */
-function seconds(time: bigint | null, first: bigint | null, digits: number) {
-  if (time === null || first === null) return "?".padStart(digits + 2);
-  const t = time - first, abs = t < 0n ? -t : t;
-  const part = String(abs % 1_000_000_000n).padStart(9, "0").slice(0, digits);
-  return `${t < 0n ? "-" : ""}${abs / 1_000_000_000n}.${part}`;
+// The figures, drawn as RFC 9293 and RFC 768 draw them: 32 bits a row, 2
+// characters a bit, a box for each field: its width in bits, its lines.
+type Box = [bits: number, ...lines: (string | number)[]];
+const RULER = ` 0                   1                   2                   3
+ 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1`;
+const LINE = "+" + "-+".repeat(32);
+
+function draw(title: string, rows: Box[][], verdict: string): string {
+  const lines = [title, RULER, LINE];
+  for (const boxes of rows) {
+    const height = Math.max(...boxes.map((box) => box.length - 1));
+    for (let i = 1; i <= height; i++) {
+      const cell = (box: Box) => center(String(box[i] ?? ""), box[0] * 2 - 1);
+      lines.push(`|${boxes.map(cell).join("|")}|`);
+    }
+    lines.push(LINE);
+  }
+  if (verdict !== "correct") lines.push(`Checksum: ${verdict}.`);
+  return lines.join("\n");
+}
+function center(text: string, width: number): string {
+  if (text.length > width) text = text.slice(0, width - 1) + "…";
+  const left = Math.floor((width - text.length) / 2);
+  return text.padStart(left + text.length).padEnd(width);
 }
 
+// ----------------------------------------------------------------- views
 // What each tag in the conversation means, said once below it.
 const TAGS: Record<string, string> = {
   "cut": "the capture kept the first bytes (its snap length), not all data",
@@ -635,15 +640,15 @@ const TAGS: Record<string, string> = {
 /** View 1: one line per packet, a conversation. */
 function conversation(packets: Decoded[]) {
   const width = packets.reduce((most, p) => Math.max(most, p.from.length), 0);
-  const used = new Set<string>();
   for (const p of packets) {
     const who = `${p.from.padStart(width)} → ${p.to.padEnd(width)}`;
-    const tags = [...new Set(p.tags)].map((tag) => ` [${tag}]`).join("");
+    const tags = [...p.tags].map((tag) => ` [${tag}]`).join("");
     const number = String(p.number).padStart(4);
     console.log(`${number}  ${p.when}  ${who}  ${p.what}${tags}`);
-    p.tags.forEach((tag) => used.add(tag));
   }
-  for (const tag of used) console.log(`  [${tag}]: ${TAGS[tag]}`);
+  for (const tag of new Set(packets.flatMap((p) => [...p.tags]))) {
+    console.log(`  [${tag}]: ${TAGS[tag]}`);
+  }
 }
 
 /** View 2: every field of one packet, and what it is for. */
@@ -652,85 +657,16 @@ function details(p: Decoded, count: number) {
   const kept = data.length < length ? `only ${data.length}` : "all";
   const bytes = `${length} bytes, ${kept} captured`;
   console.log(`Packet ${p.number} of ${count}: ${bytes}, at ${p.when} s`);
-  for (const { title, rows } of p.layers) {
+  for (const [title, rows] of p.layers) {
     console.log(`  ${title}`);
     for (const [name, value, meaning] of rows) {
-      const shown = value.length < 24 ? value.padEnd(24) : `${value}  `;
-      console.log(`    ${name.padEnd(23)}${shown}${meaning}`.trimEnd());
+      const shown = `${String(value).padEnd(22)}  ${meaning}`;
+      console.log(`    ${name.padEnd(23)}${shown}`.trimEnd());
     }
   }
 }
 
-// View 3: the figures, drawn as RFC 9293 (section 3.1) and RFC 768 draw
-// them: 32 bits a row, 2 characters a bit, a box for each field.
-type Box = [bits: number, lines: string[]];
-const RULER = ` 0                   1                   2                   3
- 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1`;
-const LINE = "+" + "-+".repeat(32);
-
-function center(text: string, width: number): string {
-  if (text.length > width) text = text.slice(0, width - 1) + "…";
-  const left = Math.floor((width - text.length) / 2);
-  return " ".repeat(left) + text + " ".repeat(width - text.length - left);
-}
-function draw(title: string, rows: Box[][]) {
-  console.log(`${title}\n${RULER}\n${LINE}`);
-  for (const boxes of rows) {
-    const height = Math.max(...boxes.map(([, lines]) => lines.length));
-    for (let i = 0; i < height; i++) {
-      const cell = ([bits, lines]: Box) => center(lines[i] ?? "", bits * 2 - 1);
-      console.log(`|${boxes.map(cell).join("|")}|`);
-    }
-    console.log(LINE);
-  }
-}
-
-function figures(p: Decoded) {
-  const layer = p.layers.find(({ title }) => /^(TCP|UDP)/.test(title));
-  if (!layer) console.log(`Packet ${p.number} is neither TCP nor UDP.`);
-  else {
-    const { title, rows } = layer;
-    const get = (name: string) => rows.find(([n]) => n === name)?.[1] ?? "";
-    const verdict = rows.find(([n]) => n === "Checksum")?.[2] ?? "";
-    const ports: Box[] = [[16, ["Source Port", get("Source port")]]];
-    ports.push([16, ["Destination Port", get("Destination port")]]);
-    const sum: Box = [16, ["Checksum", get("Checksum"), verdict.split(":")[0]]];
-    const data = rows.find(([n]) => n === "Data")!;
-    const last: Box[] = [[32, ["Data", `${data[1]} ${data[2]}`]]];
-    if (title.startsWith("UDP")) {
-      draw(`Figure 12.2, the UDP header of packet ${p.number} (RFC 768)`, [
-        ports,
-        [[16, ["Length", get("Length")]], sum],
-        last,
-      ]);
-    } else {
-      const flags = parseInt(get("Flags"), 16);
-      const bit = (
-        f: string,
-        i: number,
-      ): Box => [1, [...f, String(flags >> (7 - i) & 1)]];
-      const options = rows.filter(([name]) => name.startsWith("  "))
-        .map(([name, value]) => `${name.trim()} ${value}`.trim());
-      const text = options.join(", ").match(/.{1,60}(, |$)/g) ?? ["none"];
-      const offset = get("Data offset").split(" ")[0];
-      const caption = "(RFC 9293, section 3.1; the book's RFC 3168 is ECN)";
-      draw(`Figure 12.1, the TCP header of packet ${p.number} ${caption}`, [
-        ports,
-        [[32, ["Sequence Number", get("Sequence number")]]],
-        [[32, ["Acknowledgment Number", get("Acknowledgment number")]]],
-        // deno-fmt-ignore
-        [[4, ["Data", "Offset", offset]], [4, ["Rsrvd", "", get("Reserved")]],
-          ...FLAGS.map(bit), [16, ["", "Window", get("Window")]]],
-        [sum, [16, ["Urgent Pointer", get("Urgent pointer")]]],
-        [[32, ["[Options]", ...text]]],
-        last,
-      ]);
-    }
-    if (verdict !== "correct") console.log(`Checksum: ${verdict}.`);
-  }
-}
-
-// ------------------------------------------------------------------- main
+// ------------------------------------------------------------------ main
 /** The whole file, or one sentence saying why not. */
 async function load(path: string | URL, name: string): Promise<Uint8Array> {
   try {
@@ -739,9 +675,8 @@ async function load(path: string | URL, name: string): Promise<Uint8Array> {
     if (info.size > 64 << 20) exit(1, `${name} is over 64 MiB: too big here.`);
     return await Deno.readFile(path);
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) {
-      exit(1, `${name}: no such file.`);
-    }
+    const missing = `${name}: no such file.`;
+    if (error instanceof Deno.errors.NotFound) exit(1, missing);
     const allow = "run deno run --allow-read chapters/12_2_headers.ts FILE";
     if (error instanceof Deno.errors.NotCapable) {
       exit(1, `Deno was not allowed to read ${name}: ${allow}`);
@@ -761,12 +696,14 @@ for (const file of flags._.length ? flags._.map(String) : [greeting]) {
   if (unknown !== undefined) {
     exit(1, `${name} has packets of link type ${unknown}, unknown here.`);
   }
-  const flows: Flows = new Map();
-  const packets = capture.packets.map((p, i) => decode(p, i + 1, flows));
+  flows.clear();
   const first = capture.packets.find((p) => p.time !== null)?.time ?? null;
-  for (const p of packets) {
-    p.when = seconds(p.packet.time, first, capture.digits);
-  }
+  // Seconds since the first packet, with as many decimals as the clock has.
+  const when = ({ time }: Packet) =>
+    time === null || first === null
+      ? "?".padStart(capture.digits + 2)
+      : (Number(time - first) / 1e9).toFixed(capture.digits);
+  const packets = capture.packets.map((p, i) => decode(p, i + 1, when(p)));
   const count = packets.length, kinds = links.map((l) => LINKS[l]).join(", ");
   const many = `${count} packet${count === 1 ? "" : "s"}`;
   console.log(`${name}: ${capture.format}, ${kinds || "no link"}, ${many}`);
@@ -775,11 +712,12 @@ for (const file of flags._.length ? flags._.map(String) : [greeting]) {
   }
   let chosen = only ? [packets[only - 1]] : packets;
   if (flags.figure && flags.packet === undefined) { // the first TCP and UDP
-    const firstOf = (kind: string) =>
-      packets.find((p) => p.layers.some((l) => l.title.startsWith(kind)));
-    chosen = [firstOf("TCP"), firstOf("UDP")].filter((p) => p !== undefined);
+    const firstOf = (figure: string) =>
+      packets.find((p) => p.figure?.startsWith(`Figure ${figure},`));
+    chosen = [firstOf("12.1"), firstOf("12.2")].filter((p) => p !== undefined);
   }
-  if (flags.figure) chosen.forEach(figures);
+  const none = (p: Decoded) => `Packet ${p.number} is neither TCP nor UDP.`;
+  if (flags.figure) chosen.forEach((p) => console.log(p.figure ?? none(p)));
   else if (flags.packet) chosen.forEach((p) => details(p, count));
   else conversation(packets);
 }
