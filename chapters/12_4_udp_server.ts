@@ -54,9 +54,8 @@ if (!(port <= 65535)) usage("--port must be a whole number from 0 to 65535");
 // Ctrl-C (SIGINT), `kill` (SIGTERM) and closing the terminal (SIGHUP) stop
 // the server: they close the socket, which ends the loop at the bottom. No
 // grace period is needed: each answer is one datagram, sent whole at once,
-// so nothing is left half done. A second abort does nothing: a Ctrl-C that
-// arrives twice (some launchers pass it on as well as the terminal) is one
-// stop.
+// so nothing is left half done. A second abort does nothing, which matters:
+// `deno task` passes one Ctrl-C on twice, a millisecond apart.
 const stop = new AbortController();
 const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const; // Windows: SIGINT
 for (const signal of signals.slice(0, Deno.build.os === "windows" ? 1 : 3)) {

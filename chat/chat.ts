@@ -87,8 +87,7 @@ if (role === "client" && port === 0) usage("a client's --port cannot be 0");
 
 // Ctrl-C (SIGINT), `kill` (SIGTERM) and closing the terminal (SIGHUP) make
 // us leave at once; the line printed names the signal. A second abort does
-// nothing: a Ctrl-C that arrives twice (some launchers pass it on as well as
-// the terminal) is one stop.
+// nothing: `deno task` passes one Ctrl-C on twice, a millisecond apart.
 const { stop } = conversation;
 const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const; // Windows: SIGINT
 for (const signal of signals.slice(0, Deno.build.os === "windows" ? 1 : 3)) {
