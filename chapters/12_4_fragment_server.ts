@@ -113,7 +113,8 @@ async function serve(conn: Deno.TcpConn) {
 // Ctrl-C (SIGINT), kill (SIGTERM) or a closed terminal (SIGHUP) stops the
 // server: it stops accepting at once, then transfers under way get 2 s to
 // finish. A second signal, 0.5 s or more after the first, cuts them at once
-// (not sooner: deno task passes one Ctrl-C on twice, 1 ms apart).
+// (not sooner: under deno task one Ctrl-C arrives twice, from the terminal
+// and passed on by deno task, in the same millisecond).
 const stop = new AbortController();
 let deadline = 0; // Transfers under way are cut at this time.
 const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const; // Windows: SIGINT

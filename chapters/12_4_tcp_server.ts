@@ -50,7 +50,8 @@ if (!(port <= 65535)) usage("--port must be a whole number from 0 to 65535");
 // Ctrl-C (SIGINT), `kill` (SIGTERM) and closing the terminal (SIGHUP) stop
 // the server: it stops accepting at once, and greetings under way finish (in
 // 2 s at most, see greet). A second abort does nothing, which matters:
-// `deno task` passes one Ctrl-C on twice, a millisecond apart.
+// under `deno task` one Ctrl-C arrives twice, from the terminal and passed
+// on by deno task, in the same millisecond.
 const stop = new AbortController();
 const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const; // Windows: SIGINT
 for (const signal of signals.slice(0, Deno.build.os === "windows" ? 1 : 3)) {

@@ -55,7 +55,8 @@ if (!(port <= 65535)) usage("--port must be a whole number from 0 to 65535");
 // the server: they close the socket, which ends the loop at the bottom. No
 // grace period is needed: each answer is one datagram, sent whole at once,
 // so nothing is left half done. A second abort does nothing, which matters:
-// `deno task` passes one Ctrl-C on twice, a millisecond apart.
+// under `deno task` one Ctrl-C arrives twice, from the terminal and passed
+// on by deno task, in the same millisecond.
 const stop = new AbortController();
 const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const; // Windows: SIGINT
 for (const signal of signals.slice(0, Deno.build.os === "windows" ? 1 : 3)) {

@@ -54,8 +54,8 @@ if (!(seconds > 0)) usage("--timeout must be a number of seconds above 0");
 
 // Ctrl-C (SIGINT), `kill` (SIGTERM) and closing the terminal (SIGHUP): we
 // stop accepting at once, and open connections get 2 s to finish. A second
-// abort does nothing (`deno task` passes one Ctrl-C on twice, 1 ms apart),
-// but a second signal 0.5 s or more after the first stops at once.
+// abort does nothing (under `deno task` one Ctrl-C arrives twice: from the
+// terminal, and passed on by deno task, in the same millisecond), but a second signal 0.5 s or more after the first stops at once.
 const stop = new AbortController();
 // When the first signal came, and for how many ms open connections may then
 // go on. (`refused` counts the clients turned away: see echo.)

@@ -87,7 +87,8 @@ if (role === "client" && port === 0) usage("a client's --port cannot be 0");
 
 // Ctrl-C (SIGINT), `kill` (SIGTERM) and closing the terminal (SIGHUP) make
 // us leave at once; the line printed names the signal. A second abort does
-// nothing: `deno task` passes one Ctrl-C on twice, a millisecond apart.
+// nothing: under `deno task` one Ctrl-C arrives twice, from the terminal and
+// passed on by deno task, in the same millisecond.
 const { stop } = conversation;
 const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const; // Windows: SIGINT
 for (const signal of signals.slice(0, Deno.build.os === "windows" ? 1 : 3)) {
