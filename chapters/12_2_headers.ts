@@ -29,9 +29,8 @@ const HELP = `Usage: deno task headers [FILE...] [--packet N|all] [--figure]
   FILE        a capture, pcap or pcapng (default: the greeting, captured in
               chapters/captures/greeting.pcap beside this lesson)
   --packet N  every field of packet N and what it means (all: every packet)
-  --figure    Figures 12.1 and 12.2: the TCP and UDP headers as the RFCs
-              draw them, values filled in (default: the first TCP and the
-              first UDP packet; with --packet N, packet N)`;
+  --figure    Figures 12.1 and 12.2 filled in with the first TCP and the
+              first UDP packet (with --packet N: with packet N)`;
 
 /** Ends the program: with the help (code 0), or with one line on stderr. */
 function exit(code: number, message: string): never {
@@ -274,10 +273,12 @@ function linkLayer(link: number, view: DataView, out: Decoded): number[] {
 }
 
 // -------------------------------------------------------------------- IP
-// What TCP and UDP need from IP: the protocol, their bytes (`data`, as many
-// as IP says it carries: `length`), the sum of the pseudo-header (the
-// addresses and protocol, which their checksums cover too), and, if the
-// checksum cannot be checked, why.
+// What TCP and UDP need from IP: the protocol; `data`, the bytes captured
+// from their header on (fewer than IP carries if the capture cut them, more
+// if Ethernet padded a short frame); `length`, how many IP says it carries;
+// the sum of the pseudo-header (the addresses and the protocol: TCP's and
+// UDP's checksums cover these too); and, if the checksum cannot be checked,
+// why.
 // deno-fmt-ignore
 type Ip = { v6: boolean; protocol: number; data: DataView; length: number;
   pseudo: number; unchecked: string };
@@ -476,6 +477,7 @@ function tcp(ip: Ip, out: Decoded) {
   const both = Math.min(mine.scale, theirs?.scale ?? -1) >= 0;
   const factor = !syn && both ? 2 ** mine.scale : 1;
   const scaled = `${window} (× ${factor} = ${window * factor})`;
+  const windowText = factor > 1 ? scaled : window;
   const verdict = checksum(ip, 16, out);
   const on = FLAGS.map((_, i) => flag >> (7 - i) & 1); // each flag's bit
   const names = FLAGS.filter((_, i) => on[i]);
@@ -492,7 +494,7 @@ function tcp(ip: Ip, out: Decoded) {
     ["Data offset", `${size / 4} (× 4 = ${size} bytes)`, "where data starts"],
     ["Reserved", reserved, "for future use: 0"],
     ["Flags", `${hex(flag, 2)} ${names.join(" ")}`, bits],
-    ["Window", factor > 1 ? scaled : window, "how many more bytes it takes"],
+    ["Window", windowText, "how many more bytes it can take now"],
     ["Checksum", hex(stored), verdict],
     ["Urgent pointer", urgent, "where urgent data ends, if URG (rare)"],
     ["Options", `${size - 20} bytes`, "extras, most of them agreed in SYNs"],
@@ -503,14 +505,16 @@ function tcp(ip: Ip, out: Decoded) {
   // Figure 12.1 as RFC 9293 draws it, this segment's values in the boxes.
   const listed = options.map(([name, value]) => `${name} ${value}`.trim());
   const lines = listed.join(", ").match(/.{1,60}(, |$)/g) ?? ["none"];
-  const title = `Figure 12.1, the TCP header of packet ${out.number}`;
+  const flagBoxes = FLAGS.map((name, i): Box => [1, ...name, on[i]]);
+  const title = `Figure 12.1, the TCP header of packet ${out.number} ` +
+    "(RFC 9293, section 3.1; the book's RFC 3168 is ECN)";
   // deno-fmt-ignore
-  out.figure = draw(`${title} (RFC 9293, section 3.1; the book's RFC 3168 is ECN)`, [
+  out.figure = draw(title, [
     [[16, "Source Port", src], [16, "Destination Port", dst]],
     [[32, "Sequence Number", seqText]],
     [[32, "Acknowledgment Number", ackText]],
     [[4, "Data", "Offset", size / 4], [4, "Rsrvd", "", reserved],
-      ...FLAGS.map((f, i): Box => [1, ...f, on[i]]), [16, "", "Window", factor > 1 ? scaled : window]],
+      ...flagBoxes, [16, "", "Window", windowText]],
     [[16, "Checksum", hex(stored), verdict.split(":")[0]],
       [16, "Urgent Pointer", urgent]],
     [[32, "[Options]", ...lines]],
@@ -693,31 +697,28 @@ for (const file of flags._.length ? flags._.map(String) : [greeting]) {
   const capture = readCapture(await load(file, name), name);
   const links = [...new Set(capture.packets.map((p) => p.link))];
   const unknown = links.find((link) => !(link in LINKS));
-  if (unknown !== undefined) {
-    exit(1, `${name} has packets of link type ${unknown}, unknown here.`);
-  }
+  const why = `${name} has packets of link type ${unknown}, unknown here.`;
+  if (unknown !== undefined) exit(1, why);
   flows.clear();
-  const first = capture.packets.find((p) => p.time !== null)?.time ?? null;
   // Seconds since the first packet, with as many decimals as the clock has.
-  const when = ({ time }: Packet) =>
-    time === null || first === null
-      ? "?".padStart(capture.digits + 2)
-      : (Number(time - first) / 1e9).toFixed(capture.digits);
+  const first = capture.packets.find((p) => p.time !== null)?.time ?? 0n;
+  const seconds = (time: bigint | null) =>
+    time === null ? "?" : (Number(time - first) / 1e9).toFixed(capture.digits);
+  const when = (p: Packet) => seconds(p.time).padStart(capture.digits + 2);
   const packets = capture.packets.map((p, i) => decode(p, i + 1, when(p)));
   const count = packets.length, kinds = links.map((l) => LINKS[l]).join(", ");
   const many = `${count} packet${count === 1 ? "" : "s"}`;
   console.log(`${name}: ${capture.format}, ${kinds || "no link"}, ${many}`);
-  if (only > count) {
-    exit(1, `${name} has no packet ${only}: it holds ${count}.`);
-  }
+  const none = `${name} has no packet ${only}: it holds ${count}.`;
+  if (only > count) exit(1, none);
   let chosen = only ? [packets[only - 1]] : packets;
   if (flags.figure && flags.packet === undefined) { // the first TCP and UDP
     const firstOf = (figure: string) =>
       packets.find((p) => p.figure?.startsWith(`Figure ${figure},`));
     chosen = [firstOf("12.1"), firstOf("12.2")].filter((p) => p !== undefined);
   }
-  const none = (p: Decoded) => `Packet ${p.number} is neither TCP nor UDP.`;
-  if (flags.figure) chosen.forEach((p) => console.log(p.figure ?? none(p)));
+  const neither = (p: Decoded) => `Packet ${p.number} is neither TCP nor UDP.`;
+  if (flags.figure) chosen.forEach((p) => console.log(p.figure ?? neither(p)));
   else if (flags.packet) chosen.forEach((p) => details(p, count));
   else conversation(packets);
 }
