@@ -103,7 +103,7 @@ try {
 } catch (error) {
   const sentences: Record<string, string> = {
     ConnectionRefused:
-      `Nothing is listening on ${where} (connection refused). Start the server first: deno task fragment-server.`,
+      `Nothing is listening on ${where} (connection refused): start the server first (deno task fragment-server).`,
     NotCapable:
       `Deno was not allowed to reach ${where} (to allow it: deno run --allow-net=${where} chapters/12_4_fragmented.ts --host ${hostname} --port ${port})`,
     ConnectionReset: `${where} reset the connection: the transfer was cut.`,

@@ -64,7 +64,7 @@ const where = `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
 /** One sentence for each thing that can go wrong, and what to do. */
 function explain(error: unknown): string {
   if (error instanceof Deno.errors.ConnectionRefused) {
-    return `Nothing is listening on ${where} (connection refused). Start a web server first (python3 -m http.server ${port} --bind ${hostname}).`;
+    return `Nothing is listening on ${where} (connection refused): start a web server first (python3 -m http.server ${port} --bind ${hostname}).`;
   } else if (error instanceof Deno.errors.NotCapable) {
     return `Deno may not connect to ${where}: run deno run --allow-net=${where} chapters/12_4_tcp_client.ts --host ${hostname} --port ${port} instead.`;
   } else if (String(error).includes("failed to lookup address")) {

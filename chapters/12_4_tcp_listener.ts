@@ -14,8 +14,8 @@
  *
  * With no server running:
  *   $ deno task tcp-listener
- *   error: Nothing is listening on 127.0.0.1:10001 (connection refused).
- *   Start the server first: deno task tcp-server.
+ *   error: Nothing is listening on 127.0.0.1:10001 (connection refused):
+ *   start the server first (deno task tcp-server).
  *
  * --host ::1 connects over IPv6. What the server sends is shown safely: a
  * control character such as ESC appears as \u{1b} instead of being obeyed.
@@ -45,10 +45,10 @@ const flags = parseArgs(Deno.args, {
   unknown: (arg: string) => usage(`unknown argument ${JSON.stringify(arg)}`),
 });
 const hostname = flags.host.replace(/^\[(.*)\]$/, "$1"); // [::1] means ::1
-const port = /^\d{1,5}$/.test(flags.port) ? Number(flags.port) : NaN;
+const port = /^[1-9]\d{0,4}$/.test(flags.port) ? Number(flags.port) : NaN;
 const seconds = /^\d+(\.\d+)?$/.test(flags.timeout) ? Number(flags.timeout) : 0;
 if (!/^[\w.:-]+$/.test(hostname)) usage("--host must be a name or an address");
-if (!(port <= 65535)) usage("--port must be a whole number from 0 to 65535");
+if (!(port <= 65535)) usage("--port must be a whole number from 1 to 65535");
 if (!(seconds > 0 && seconds <= 86400)) {
   usage("--timeout must be a number of seconds above 0, at most 86400");
 }
@@ -57,13 +57,13 @@ const where = `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
 /** One sentence for each thing that can go wrong, and what to do. */
 function explain(error: unknown): string {
   if (error instanceof Deno.errors.ConnectionRefused) {
-    return `Nothing is listening on ${where} (connection refused). Start the server first: deno task tcp-server.`;
+    return `Nothing is listening on ${where} (connection refused): start the server first (deno task tcp-server).`;
   } else if (error instanceof Deno.errors.NotCapable) {
     return `Deno was not allowed to reach ${where} (to allow it: deno run --allow-net=${where} chapters/12_4_tcp_listener.ts --host ${hostname} --port ${port})`;
   } else if (String(error).includes("failed to lookup address")) {
     return `Could not find the address of "${hostname}" (the name does not resolve).`;
   } else if (error instanceof DOMException && error.name === "TimeoutError") {
-    return `${where} did not finish within ${seconds} s; is it the greeting server?`;
+    return `${where} sent no whole greeting within ${seconds} s (--timeout).`;
   }
   return `${where}: ${error}`;
 }
@@ -85,7 +85,8 @@ try {
   const text = conn.readable.pipeThrough(new TextDecoderStream(), { signal });
   for await (const piece of text) {
     greeting += piece;
-    if (greeting.length > 65536) exit(1, `${where} sent over 64 KiB.`);
+    // No greeting is 65,536 characters long: stop before memory fills up.
+    if (greeting.length > 65536) exit(1, `${where} sent more than a greeting.`);
   }
 } catch (error) {
   exit(1, explain(error));

@@ -68,7 +68,7 @@ const where = `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
 /** One sentence for each thing that can go wrong, and what to do. */
 function explain(error: unknown): string {
   if (error instanceof Deno.errors.ConnectionRefused) {
-    return `Nothing is listening on ${where} (connection refused). Start the server first: deno task json-server.`;
+    return `Nothing is listening on ${where} (connection refused): start the server first (deno task json-server).`;
   } else if (error instanceof Deno.errors.NotCapable) {
     return `Deno was not allowed to connect to ${where} (to reach it, run deno run --allow-net=${where} chapters/12_5_json_client.ts with your flags).`;
   } else if (String(error).includes("failed to lookup address")) {

@@ -104,7 +104,7 @@ const everywhere = /^(0\.0\.0\.0|::)$/.test(hostname);
 /** One sentence for each thing that can go wrong, and what to do. */
 function explain(error: unknown): string {
   if (error instanceof Deno.errors.ConnectionRefused) {
-    return `Nothing is listening on ${where} (connection refused). Start the server first: deno task chat server --username NAME.`;
+    return `Nothing is listening on ${where} (connection refused): start the server first (deno task chat server --username NAME).`;
   } else if (error instanceof Deno.errors.NotCapable) {
     // The task allows this computer only. 0.0.0.0: see waitingLine below.
     const sys = everywhere ? " --allow-sys=networkInterfaces" : "";

@@ -1207,8 +1207,8 @@ Deno.test("chat client with no server: one sentence, exit 1", async () => {
   assertEquals(result.code, 1);
   assertEquals(
     result.stderr,
-    `error: Nothing is listening on 127.0.0.1:${port} (connection refused). ` +
-      `Start the server first: deno task chat server --username NAME.`,
+    `error: Nothing is listening on 127.0.0.1:${port} (connection refused): ` +
+      `start the server first (deno task chat server --username NAME).`,
   );
 });
 

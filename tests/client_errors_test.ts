@@ -38,7 +38,7 @@ for (const { task, args } of clients) {
     assertOneSentence(result.stderr);
     assertStringIncludes(
       result.stderr,
-      `Nothing is listening on 127.0.0.1:${port} (connection refused).`,
+      `Nothing is listening on 127.0.0.1:${port} (connection refused): `,
     );
   });
 

@@ -601,7 +601,7 @@ Deno.test("fragmented with no server: one sentence, exit 1", async () => {
     signal: null,
     stdout: "",
     stderr: `error: Nothing is listening on 127.0.0.1:${port} (connection ` +
-      `refused). Start the server first: deno task fragment-server.`,
+      `refused): start the server first (deno task fragment-server).`,
   });
 });
 

@@ -242,8 +242,8 @@ Deno.test("pickle with no server: one sentence, exit 1", async () => {
   assertEquals([result.code, result.stdout, result.stderr], [
     1,
     "",
-    `error: Nothing is listening on 127.0.0.1:${port} (connection refused). ` +
-    `Start the server first: deno task json-server.`,
+    `error: Nothing is listening on 127.0.0.1:${port} (connection refused): ` +
+    `start the server first (deno task json-server).`,
   ]);
 });
 

@@ -189,7 +189,7 @@ Deno.test("tcp-client with nothing listening: one sentence naming HOST:PORT, exi
     result.stderr,
     new RegExp(
       `^error: Nothing is listening on 127\\.0\\.0\\.1:${port} ` +
-        `\\(connection refused\\)\\. .*\\.$`,
+        `\\(connection refused\\): .*\\)\\.$`,
     ),
   );
 });
