@@ -218,6 +218,7 @@ const ETHERTYPES: Record<number, string> = {
   0x0800: "IPv4", 0x86dd: "IPv6", 0x0806: "ARP", 0x8100: "VLAN",
 };
 const ethertype = (type: number) => `${hex(type)} (${ETHERTYPES[type] ?? "?"})`;
+// A MAC address: its bytes in hex, joined by colons (f2:bf:cb:9e:70:ec).
 const mac = (view: DataView, at: number, length = 6) =>
   Array.from({ length }, (_, i) => hex(view.getUint8(at + i), 2).slice(2))
     .join(":");
@@ -452,7 +453,9 @@ function tcp(ip: Ip, out: Decoded) {
   // Sequence numbers count bytes: each byte sent has a number (and a SYN
   // or a FIN counts as one). The first is random, so like Wireshark we show
   // them relative to it: from 0 at the SYN (from 1 if the capture began
-  // later). The book says they number packets: they number bytes.
+  // later). The book says they number packets: they number bytes. They are
+  // 32-bit numbers that wrap around after 4,294,967,295; `>>> 0` keeps each
+  // difference in that range (0 - 1 becomes 4294967295, not -1).
   const syn = flag >> 1 & 1, fin = flag & 1, acks = flag & 16;
   const key = `${out.from}>${out.to}`, back = `${out.to}>${out.from}`;
   if (!flows.has(key) || (syn && flows.get(key)!.base !== seq)) {
@@ -503,8 +506,10 @@ function tcp(ip: Ip, out: Decoded) {
   ];
   out.layers.push([`TCP (${size} bytes): Figure 12.1`, rows]);
   // Figure 12.1 as RFC 9293 draws it, this segment's values in the boxes.
+  // The options, in lines of 60 characters at most, to fit their box.
   const listed = options.map(([name, value]) => `${name} ${value}`.trim());
   const lines = listed.join(", ").match(/.{1,60}(, |$)/g) ?? ["none"];
+  // A flag is 1 bit wide: its name is written downwards, then its bit.
   const flagBoxes = FLAGS.map((name, i): Box => [1, ...name, on[i]]);
   const title = `Figure 12.1, the TCP header of packet ${out.number} ` +
     "(RFC 9293, section 3.1; the book's RFC 3168 is ECN)";
@@ -552,18 +557,17 @@ function tcpOptions(t: DataView, end: number, base: number): Row[] {
     let row: Row = [`  Option ${kind}`, `${size} bytes`, "not decoded here"];
     if (broken) row[1] = "broken: the rest is skipped";
     else if (fits) {
-      const u8 = (i: number) => t.getUint8(at + i);
-      const u32 = (i: number) => t.getUint32(at + i);
+      const o = after(t, at), [name, , meaning] = OPTIONS[kind];
       // SACK's edges number the other side's bytes: relative to its first.
-      const edge = (i: number) => (u32(i) - base) >>> 0;
+      const edge = (i: number) => (o.getUint32(i) - base) >>> 0;
       let value = "";
-      if (kind === 2) value = `${t.getUint16(at + 2)} bytes`;
-      if (kind === 3) value = `${u8(2)} (× ${2 ** u8(2)})`;
+      if (kind === 2) value = `${o.getUint16(2)} bytes`;
+      if (kind === 3) value = `${o.getUint8(2)} (× ${2 ** o.getUint8(2)})`;
       for (let i = 2; kind === 5 && i < size; i += 8) {
         value += ` ${edge(i)}-${edge(i + 4)}`;
       }
-      if (kind === 8) value = `${u32(2)} ${u32(6)}`;
-      row = [`  ${OPTIONS[kind][0]}`, value.trim(), OPTIONS[kind][2]];
+      if (kind === 8) value = `${o.getUint32(2)} ${o.getUint32(6)}`;
+      row = [`  ${name}`, value.trim(), meaning];
     }
     rows.push(row);
     if (kind === 0 || broken) break;
