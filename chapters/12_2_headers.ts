@@ -685,9 +685,10 @@ async function load(path: string | URL, name: string): Promise<Uint8Array> {
   } catch (error) {
     const missing = `${name}: no such file.`;
     if (error instanceof Deno.errors.NotFound) exit(1, missing);
-    const allow = "run deno run --allow-read chapters/12_2_headers.ts FILE";
+    // Like the other lessons: the command in brackets, no period after it.
+    const allow = "to allow it: deno run --allow-read chapters/12_2_headers.ts";
     if (error instanceof Deno.errors.NotCapable) {
-      exit(1, `Deno was not allowed to read ${name}: ${allow}`);
+      exit(1, `Deno was not allowed to read ${name} (${allow} FILE)`);
     }
     exit(1, `${name}: ${error}`);
   }
