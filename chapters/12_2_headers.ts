@@ -413,7 +413,9 @@ function checksum(ip: Ip, at: number, out: Decoded) {
   if (should === 0 && ip.protocol === 17) should = 0xffff; // 0 means "none"
   // Checksum offload: the system leaves the sum to the network card and
   // puts only the pseudo-header's sum in the field; a capture on the sending
-  // computer sees the packet before the card finishes it. Not damage.
+  // computer sees the packet before the card finishes it. On loopback (lo)
+  // no card ever does: the packet never crosses a wire, so nothing checks it.
+  // Not damage.
   const unfinished = stored === fold(pseudo);
   out.tags.add(unfinished ? "checksum unfinished" : "checksum WRONG");
   const fix = `it should be ${hex(should)}`;
@@ -451,9 +453,9 @@ function tcp(ip: Ip, out: Decoded) {
   if (size < 20) out.what = "TCP with a broken data offset";
   if (size < 20) return;
   // Sequence numbers count bytes: each byte sent has a number (and a SYN
-  // or a FIN counts as one). The first is random, so like Wireshark we show
-  // them relative to it: from 0 at the SYN (from 1 if the capture began
-  // later). The book says they number packets: they number bytes. They are
+  // or a FIN counts as one). The first is chosen unpredictably (RFC 9293,
+  // 3.4.1), so like Wireshark we show them relative to it: from 0 at the SYN
+  // (from 1 if the capture began later). The book says they number packets: they number bytes. They are
   // 32-bit numbers that wrap around after 4,294,967,295; `>>> 0` keeps each
   // difference in that range (0 - 1 becomes 4294967295, not -1).
   const syn = flag >> 1 & 1, fin = flag & 1, acks = flag & 16;
@@ -493,7 +495,7 @@ function tcp(ip: Ip, out: Decoded) {
     ["Source port", src, "the sending program"],
     ["Destination port", dst, "the receiving program"],
     ["Sequence number", seqText, "its first byte's number: it counts BYTES"],
-    ["Acknowledgment number", ackText, "the next byte expected back"],
+    ["Acknowledgment number", ackText, "next byte it wants from the other"],
     ["Data offset", `${size / 4} (× 4 = ${size} bytes)`, "where data starts"],
     ["Reserved", reserved, "for future use: 0"],
     ["Flags", `${hex(flag, 2)} ${names.join(" ")}`, bits],
@@ -641,7 +643,7 @@ function center(text: string, width: number): string {
 const TAGS: Record<string, string> = {
   "cut": "the capture kept the first bytes (its snap length), not all data",
   "sent again": "a retransmission: this copy replaces one that was lost",
-  "checksum unfinished": "checksum offload: the card fills it in later",
+  "checksum unfinished": "checksum offload: left to the card (on lo, to none)",
   "checksum WRONG": "damaged on the way: its receiver drops it",
 };
 

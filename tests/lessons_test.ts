@@ -26,6 +26,10 @@ const BUDGETS: Record<string, number> = {
   "12_5_json_server.ts": 85,
   "12_5_json_client.ts": 85,
   "12_6_pickle.ts": 85,
+  // Issue 8 gave this one no budget: it reads two container formats, five
+  // link layers, IPv4, IPv6, TCP and UDP, and draws three views. Held at
+  // what it is now, so that it can only get shorter.
+  "12_2_headers.ts": 565,
 };
 /** The chat is an application of several files, with one budget for all. */
 const CHAT_BUDGET = 650;
@@ -59,7 +63,6 @@ Deno.test("chapters/ holds lessons only, each with a budget", () => {
   // Captures are the headers lesson's data, not code.
   assertEquals(folders.filter((name) => name !== "captures"), []);
   for (const lesson of lessons) {
-    if (lesson === "12_2_headers.ts") continue; // no budget given for it
     assert(lesson in BUDGETS, `${lesson} has no budget`);
   }
 });
