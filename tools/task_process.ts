@@ -318,7 +318,7 @@ export class TaskProcess implements AsyncDisposable {
 }
 
 /** Waits for `promise`, but at most `ms` milliseconds. */
-async function within<T>(
+export async function within<T>(
   promise: Promise<T>,
   ms: number,
 ): Promise<T | "timeout"> {

@@ -39,7 +39,7 @@
 
 import { parseArgs } from "@std/cli/parse-args";
 import { TextLineStream } from "@std/streams/text-line-stream";
-import { taskArgs, TaskProcess } from "../task_process.ts";
+import { sleep, taskArgs, TaskProcess } from "../task_process.ts";
 import {
   buildNative,
   type EchoResult,
@@ -152,8 +152,6 @@ const MB = 1e6;
 function progress(text: string): void {
   console.error(text);
 }
-
-const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
 // --- Who is here ----------------------------------------------------------
 

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { ROOT, taskArgs } from "../task_process.ts";
+import { ROOT, sleep, taskArgs, within } from "../task_process.ts";
 
 /** Every namespace the lab makes is named `denolab-PID-...`. */
 export const PREFIX = "denolab-";
@@ -91,22 +91,7 @@ export function ranges(numbers: number[], most = 25): string {
 // ---------------------------------------------------------------------
 // Programs running inside the computers
 
-/** Waits for `promise`, at most `ms` milliseconds. */
-async function within<T>(promise: Promise<T>, ms: number) {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<"late">((resolve) => {
-    timer = setTimeout(() => resolve("late"), ms);
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Waits `ms` milliseconds. */
-export const sleep = (ms: number) =>
-  new Promise<void>((resolve) => setTimeout(resolve, ms));
+export { sleep };
 
 /** A program started in a computer; its output is kept line by line. */
 export class Program {
@@ -226,7 +211,7 @@ export class Program {
   /** Waits for the program to end by itself, at most `timeoutMs`. */
   async finish(timeoutMs = 30_000): Promise<Deno.CommandStatus> {
     const status = await within(this.status, timeoutMs);
-    if (status === "late") {
+    if (status === "timeout") {
       throw new LabError(
         `${this.name} did not end within ${Math.round(timeoutMs / 1000)} s`,
       );
@@ -241,7 +226,7 @@ export class Program {
     graceMs = 5000,
   ): Promise<Deno.CommandStatus> {
     this.kill(signal);
-    if (await within(this.status, graceMs) === "late") this.kill("SIGKILL");
+    if (await within(this.status, graceMs) === "timeout") this.kill("SIGKILL");
     const status = await this.status;
     await within(this.#reading, 5000);
     return status;

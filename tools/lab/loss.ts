@@ -209,26 +209,10 @@ export async function loss(lab: Lab, options: LossOptions): Promise<void> {
     ...["iptables", "-A", "INPUT", "-p", "tcp"],
     ...["--tcp-flags", "SYN", "SYN", "-j", "ACCEPT"],
   ], true);
-  await lab.exec(b, [
-    "iptables",
-    "-A",
-    "INPUT",
-    "-p",
-    "udp",
-    ...random,
-    "-j",
-    "DROP",
-  ], true);
-  await lab.exec(b, [
-    "iptables",
-    "-A",
-    "INPUT",
-    "-p",
-    "tcp",
-    ...random,
-    "-j",
-    "DROP",
-  ], true);
+  for (const protocol of ["udp", "tcp"]) {
+    const rule = ["-A", "INPUT", "-p", protocol, ...random, "-j", "DROP"];
+    await lab.exec(b, ["iptables", ...rule], true);
+  }
 
   heading(`3. UDP: ${count(options.count)} numbered datagrams from A to B`);
   paragraph(
