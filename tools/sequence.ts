@@ -1,0 +1,223 @@
+/**
+ * Sequence diagrams of a conversation between two programs, as text (for a
+ * terminal) and as SVG (for the rendered book): two lifelines, one arrow per
+ * frame, packet or datagram, in the order they went. The chat checker draws
+ * what went each way with it; the book draws the TCP greeting, the UDP
+ * exchange and the lab's lossy cable with it. Not a lesson: lessons import
+ * nothing of ours.
+ *
+ * @module
+ */
+
+/** One thing that went from one side to the other. */
+export interface Arrow {
+  /** Who sent it: the left side or the right one. */
+  from: "left" | "right";
+  /** What went: a frame, `SYN seq=0`, `"0. Hi new friend!\n"`, ... */
+  label: string;
+  /** A remark beside the arrow, e.g. "the server speaks first". */
+  note?: string;
+  /** Milliseconds since the start, shown in the margin when given. */
+  ms?: number;
+  /** Sent but never arrived (a lost datagram): drawn as a broken arrow. */
+  lost?: boolean;
+}
+
+/** A whole conversation. */
+export interface Sequence {
+  /** What the left lifeline is, e.g. "client" or "A 10.77.0.1". */
+  left: string;
+  /** What the right lifeline is. */
+  right: string;
+  /** One line that says what the picture shows (its title). */
+  title: string;
+  arrows: Arrow[];
+  /** The last line under the lifelines, e.g. "both closed". */
+  end?: string;
+}
+
+/** Control and format characters, shown as \u{HEX}: never obeyed. */
+const UNSAFE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu;
+
+/** `text` with its control and format characters made visible. */
+export function visible(text: string): string {
+  return text.replace(
+    UNSAFE,
+    (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`,
+  );
+}
+
+/** `text` cut to `max` characters (whole characters), with … when cut. */
+export function cut(text: string, max: number): string {
+  const characters = [...text];
+  if (characters.length <= max) return text;
+  return characters.slice(0, Math.max(1, max - 1)).join("") + "…";
+}
+
+/** Width of the arrow column in the text diagram, in characters. */
+const TEXT_ARROW = 52;
+
+/**
+ * The conversation as lines of text, e.g.
+ *
+ *     client                                                server
+ *       | <-- {"type":"hello",...} ---------------------------- |  first
+ *       | --- {"type":"hello",...} ---------------------------> |
+ */
+export function sequenceText(sequence: Sequence): string {
+  const margin = sequence.arrows.some((arrow) => arrow.ms !== undefined)
+    ? 9
+    : 0;
+  const pad = " ".repeat(margin);
+  const lines = [
+    `${pad}${sequence.left.padEnd(TEXT_ARROW + 2)}${sequence.right}`,
+  ];
+  for (const arrow of sequence.arrows) {
+    const room = TEXT_ARROW - 10;
+    const label = ` ${cut(visible(arrow.label), room)} `;
+    const dashes = "-".repeat(Math.max(1, TEXT_ARROW - 8 - [...label].length));
+    const body = arrow.from === "left"
+      ? ` ---${label}${dashes}${arrow.lost ? "X  " : "-> "}`
+      : `${arrow.lost ? "  X-" : " <--"}${label}${dashes}-- `;
+    const time = arrow.ms === undefined
+      ? pad
+      : `${(arrow.ms / 1000).toFixed(3)} s`.padStart(margin - 1) + " ";
+    const note = arrow.note ? `  ${visible(arrow.note)}` : "";
+    lines.push(`${time}  |${body}|${note}`);
+  }
+  if (sequence.end) lines.push(`${pad}  ${visible(sequence.end)}`);
+  return lines.join("\n");
+}
+
+/** Text made safe inside SVG: &, < and > escaped, controls visible. */
+function xml(text: string): string {
+  return visible(text).replaceAll("&", "&amp;").replaceAll("<", "&lt;")
+    .replaceAll(">", "&gt;").replaceAll('"', "&quot;");
+}
+
+/** A short description of every arrow, the picture's text alternative. */
+export function sequenceDescription(sequence: Sequence): string {
+  const steps = sequence.arrows.map((arrow, index) => {
+    const [from, to] = arrow.from === "left"
+      ? [sequence.left, sequence.right]
+      : [sequence.right, sequence.left];
+    const what = arrow.lost ? "sends, and it is lost," : "sends";
+    const note = arrow.note ? ` (${arrow.note})` : "";
+    return `${index + 1}. ${from} ${what} ${to}: ${arrow.label}${note}.`;
+  });
+  const end = sequence.end ? ` ${sequence.end}.` : "";
+  return `${sequence.title}. ${steps.join(" ")}${end}`;
+}
+
+/** Options for the SVG. */
+export interface SvgOptions {
+  /** An id unique in the page that shows it (for aria-labelledby). */
+  id?: string;
+  /** Longest label drawn, in characters (longer ones are cut with …). */
+  maxLabel?: number;
+}
+
+/**
+ * The conversation as an SVG picture, with a <title> and a <desc> (the text
+ * alternative, every arrow in words) and role="img". Colours follow the
+ * text colour of the page (currentColor), so it reads in dark mode too;
+ * standing alone it picks its colours from prefers-color-scheme.
+ */
+export function sequenceSvg(
+  sequence: Sequence,
+  options: SvgOptions = {},
+): string {
+  const id = options.id ?? "sequence";
+  const maxLabel = options.maxLabel ?? 60;
+  const char = 7.9; // width of one character at 13px in a monospace font
+  const labels = sequence.arrows.map((a) => cut(visible(a.label), maxLabel));
+  const longest = Math.max(16, ...labels.map((label) => [...label].length));
+  const notes = sequence.arrows.map((a) => a.note ? visible(a.note) : "");
+  const longestNote = Math.max(0, ...notes.map((note) => [...note].length));
+  const timed = sequence.arrows.some((arrow) => arrow.ms !== undefined);
+  const leftX = timed ? 90 : 20;
+  const span = Math.max(220, Math.ceil(longest * char) + 40);
+  const rightX = leftX + span;
+  const noteX = rightX + 16;
+  const width = Math.ceil(noteX + longestNote * char + 20);
+  const top = 44, step = 34;
+  const bottom = top + step * sequence.arrows.length + 16;
+  const height = bottom + (sequence.end ? 34 : 14);
+  const parts: string[] = [];
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}"` +
+      ` width="${width}" height="${height}" role="img"` +
+      ` aria-labelledby="${id}-title ${id}-desc" class="sequence">`,
+    `<title id="${id}-title">${xml(sequence.title)}</title>`,
+    `<desc id="${id}-desc">${xml(sequenceDescription(sequence))}</desc>`,
+    "<style>",
+    ".sequence{color:#1b1b1b}",
+    "@media (prefers-color-scheme:dark){.sequence{color:#e8e8e8}}",
+    ".sequence text{fill:currentColor;font:13px ui-monospace,Menlo,Consolas," +
+      "monospace}",
+    ".sequence .who{font-weight:bold}",
+    ".sequence .life{stroke:currentColor;stroke-width:1.5}",
+    ".sequence .arrow{stroke:currentColor;stroke-width:1.5;fill:none}",
+    ".sequence .lost{stroke:#d32f2f;stroke-dasharray:5 4}",
+    ".sequence .head{fill:currentColor}",
+    ".sequence .note,.sequence .time{opacity:.75}",
+    ".sequence .cross{stroke:#d32f2f;stroke-width:2.5}",
+    "</style>",
+  );
+  const who = (x: number, text: string) =>
+    `<text class="who" x="${x}" y="22" text-anchor="middle">${xml(text)}` +
+    `</text>`;
+  parts.push(who(leftX, sequence.left), who(rightX, sequence.right));
+  for (const x of [leftX, rightX]) {
+    parts.push(
+      `<line class="life" x1="${x}" y1="30" x2="${x}" y2="${bottom}"/>`,
+    );
+  }
+  sequence.arrows.forEach((arrow, index) => {
+    const y = top + step * index + 20;
+    const [from, to] = arrow.from === "left"
+      ? [leftX, rightX]
+      : [rightX, leftX];
+    const direction = Math.sign(to - from);
+    // A lost arrow stops at two thirds of the way, with a cross.
+    const end = arrow.lost ? from + (to - from) * 2 / 3 : to - direction * 2;
+    const lost = arrow.lost ? " lost" : "";
+    parts.push(
+      `<text x="${(leftX + rightX) / 2}" y="${y - 7}"` +
+        ` text-anchor="middle">${xml(labels[index])}</text>`,
+      `<line class="arrow${lost}" x1="${from}" y1="${y}" x2="${end}"` +
+        ` y2="${y}"/>`,
+    );
+    if (arrow.lost) {
+      parts.push(
+        `<path class="cross" d="M${end - 6} ${y - 6}l12 12m0 -12l-12 12"/>`,
+      );
+    } else {
+      const back = end - direction * 9;
+      parts.push(
+        `<path class="head" d="M${end} ${y}L${back} ${y - 5}L${back} ` +
+          `${y + 5}Z"/>`,
+      );
+    }
+    if (notes[index]) {
+      parts.push(
+        `<text class="note" x="${noteX}" y="${y + 4}">${xml(notes[index])}` +
+          `</text>`,
+      );
+    }
+    if (arrow.ms !== undefined) {
+      parts.push(
+        `<text class="time" x="${leftX - 10}" y="${y + 4}"` +
+          ` text-anchor="end">${(arrow.ms / 1000).toFixed(3)} s</text>`,
+      );
+    }
+  });
+  if (sequence.end) {
+    parts.push(
+      `<text class="note" x="${(leftX + rightX) / 2}" y="${bottom + 22}"` +
+        ` text-anchor="middle">${xml(sequence.end)}</text>`,
+    );
+  }
+  parts.push("</svg>");
+  return parts.join("\n") + "\n";
+}
