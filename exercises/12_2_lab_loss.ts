@@ -18,6 +18,8 @@
  * @module
  */
 
+// TODO: your three predictions, written down before you run the lab.
+
 /** How many of the 1,000 UDP datagrams reach B? (a number) */
 const udpArrived = NaN;
 

@@ -416,3 +416,36 @@ export async function connect(
     return `could not connect to ${where} (${(error as Error).name})`;
   }
 }
+
+// --------------------------------------------------------------- sheet
+
+/**
+ * The numbered list under `**Reflect**` in section `### \`NAME\`` of a
+ * markdown page: the questions, from the sheet (exercises/README.md), or
+ * the answers, from exercises/solutions/README.md (where the section has
+ * no **Reflect** line: its list is the answers).
+ */
+export function numberedList(page: string, name: string): string[] {
+  let text = "";
+  try {
+    text = Deno.readTextFileSync(new URL(page, ROOT));
+  } catch {
+    return [];
+  }
+  const start = text.indexOf(`\n### \`${name}\``);
+  if (start < 0) return [];
+  const section = text.slice(start + 1).split(/\n#{2,3} /)[0];
+  const parts = section.split(/\n\*\*Reflect\*\*[^\n]*\n/);
+  const items: string[] = [];
+  for (const line of (parts[1] ?? parts[0]).split("\n").slice(1)) {
+    if (/^\d+\. /.test(line)) items.push(line.replace(/^\d+\. /, ""));
+    else if (/^\s+\S/.test(line) && items.length) {
+      items[items.length - 1] += ` ${line.trim()}`;
+    } else if (line.trim() !== "" && items.length) break;
+  }
+  return items;
+}
+
+/** The Reflect questions of an exercise, from exercises/README.md. */
+export const reflectQuestions = (name: string) =>
+  numberedList("exercises/README.md", name);

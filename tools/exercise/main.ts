@@ -35,6 +35,7 @@ import {
   findCite,
   Program,
   quote,
+  reflectQuestions,
   ROOT,
   within,
   wrap,
@@ -91,6 +92,8 @@ const resolve = (path: string) =>
 const shown = (path: string) =>
   path.startsWith(ROOT.pathname) ? path.slice(ROOT.pathname.length) : path;
 
+const CONFIG = new URL("deno.json", ROOT).pathname;
+
 type State = "passing" | "failing" | "cannot run here";
 interface Remembered {
   state: State;
@@ -132,28 +135,6 @@ function starterHash(exercise: Exercise): string | undefined {
   return (STARTERS as Record<string, string>)[exercise.file];
 }
 
-/** The Reflect questions of an exercise, from the sheet, exercises/README.md. */
-function reflect(name: string): string[] {
-  let sheet = "";
-  try {
-    sheet = Deno.readTextFileSync(new URL("exercises/README.md", ROOT));
-  } catch {
-    return [];
-  }
-  const start = sheet.indexOf(`\n### \`${name}\``);
-  if (start < 0) return [];
-  const section = sheet.slice(start + 1).split(/\n#{2,3} /)[0];
-  const after = section.split(/\n\*\*Reflect\*\*[^\n]*\n/)[1] ?? "";
-  const questions: string[] = [];
-  for (const line of after.split("\n")) {
-    if (/^\d+\. /.test(line)) questions.push(line.replace(/^\d+\. /, ""));
-    else if (/^\s+\S/.test(line) && questions.length) {
-      questions[questions.length - 1] += ` ${line.trim()}`;
-    } else if (line.trim() !== "" && questions.length) break;
-  }
-  return questions;
-}
-
 interface Outcome {
   state: State;
   message?: string;
@@ -176,7 +157,9 @@ async function run(
     const line = "path" in target
       ? [
         Deno.execPath(),
-        ...["run", "--no-prompt", ...exercise.permissions, target.path],
+        // --config: our import map (@std/...), wherever the file is.
+        ...["run", "--no-prompt", "--config", CONFIG, ...exercise.permissions],
+        target.path,
       ]
       : target.command;
     try {
@@ -316,7 +299,7 @@ if (command.length > 0) {
 const seconds = `${outcome.seconds.toFixed(1)} s`;
 if (outcome.state === "passing") {
   console.log(`\n✓ Passing (${seconds}).`);
-  const questions = reflect(exercise.name);
+  const questions = reflectQuestions(exercise.name);
   if (questions.length > 0) {
     console.log("\nReflect (answers are with your teacher):");
     questions.forEach((question, i) => {
