@@ -16,7 +16,7 @@
  *              0. Hi new friend!                        (terminal 2)
  *
  * The check runs it with --host 127.0.0.1 --port P against a server that
- * sends its greeting in three pieces, 100 ms apart.
+ * sends its greeting in three pieces, 150 ms apart.
  *
  * @module
  */

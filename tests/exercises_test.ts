@@ -213,6 +213,22 @@ Deno.test("the list: every exercise, its section and state (not started, failing
   }
 });
 
+Deno.test("lab-loss says plainly when the lab cannot run here: exit 77, with the lab's own sentence", async () => {
+  // With no `ip` on PATH the lab cannot run on any computer: it says why
+  // and exits 77; the check passes that on.
+  const run = await exercise(
+    ["lab-loss", "--file", "exercises/solutions/12_2_lab_loss.ts"],
+    { PATH: "/nonexistent" },
+  );
+  assertNoTrace(run);
+  assertEquals(run.code, 77, run.stdout);
+  assertStringIncludes(run.stdout, "- Cannot run here");
+  assertMatch(
+    run.stdout.replace(/\n\s+/g, " "),
+    /The lab cannot run on this computer, so there is nothing to compare your predictions with\. The lab says: The lab needs Linux/,
+  );
+});
+
 Deno.test("every lesson line a hint points to is there, exactly once", () => {
   const cites = [
     LISTENING_CITE,

@@ -68,9 +68,39 @@ export function quote(text: string, most = 120): string {
   return `"${cut.replace(UNSAFE, escape)}"${chars.length > most ? "…" : ""}`;
 }
 
-/** Bytes as text (bytes that are not UTF-8 become �), quoted, safe. */
+/**
+ * Bytes as text, quoted and safe; a byte that is not part of a whole UTF-8
+ * character (half of one cut by the network, say) shows as \xHH.
+ */
 export function quoteBytes(bytes: Uint8Array, most = 120): string {
-  return quote(new TextDecoder().decode(bytes), most);
+  const utf8 = new TextDecoder("utf-8", { fatal: true });
+  let text = "";
+  for (let i = 0; i < bytes.length;) {
+    const lead = bytes[i];
+    // How long a character starting with this byte is (0: none can).
+    const size = lead < 0x80
+      ? 1
+      : lead < 0xc2
+      ? 0
+      : lead < 0xe0
+      ? 2
+      : lead < 0xf0
+      ? 3
+      : lead < 0xf5
+      ? 4
+      : 0;
+    let char = "";
+    try {
+      if (size && i + size <= bytes.length) {
+        char = utf8.decode(bytes.subarray(i, i + size));
+      }
+    } catch {
+      // Not a character after all.
+    }
+    text += char || `\\x${lead.toString(16).padStart(2, "0")}`;
+    i += char ? size : 1;
+  }
+  return quote(text, most);
 }
 
 /** `7f 00 00 01`: bytes in hexadecimal, as Wireshark shows them. */
@@ -278,6 +308,14 @@ export async function startServer(
   const local = { "0.0.0.0": "127.0.0.1", "::": "::1" }[hostname] ?? hostname;
   return { program, hostname: local, port: Number(match[3]) };
 }
+
+/**
+ * The peers' pause between two pieces of what they send: long enough that
+ * the student's program reads the first piece before the next arrives,
+ * even on a busy machine. (A deliberate part of what the peer does, not a
+ * wait for something to happen: those are all event-driven.)
+ */
+export const PAUSE_MS = 150;
 
 /** Resolves after `ms`: the peer's deliberate pause between two writes. */
 export const pace = (ms: number) =>

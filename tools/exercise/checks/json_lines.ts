@@ -15,6 +15,7 @@ import {
   type Exercise,
   Fail,
   pace,
+  PAUSE_MS,
   quote,
   quoteBytes,
   readUntilHangUp,
@@ -95,11 +96,11 @@ async function check({ start, say }: Context): Promise<void> {
     );
   }
   say(
-    "The server sent 6 lines, one JSON value each, in 5 writes 100 ms apart, then hung up:",
+    `The server sent 6 lines, one JSON value each, in 5 writes ${PAUSE_MS} ms apart, then hung up:`,
   );
   try {
     for (const [i, [bytes, what]] of WRITES.entries()) {
-      if (i > 0) await pace(100);
+      if (i > 0) await pace(PAUSE_MS);
       await writeAll(conn, bytes);
       say(`  write ${i + 1}, ${what}: ${quoteBytes(bytes, 90)}`);
     }

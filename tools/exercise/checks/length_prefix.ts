@@ -19,6 +19,7 @@ import {
   Fail,
   hexBytes,
   pace,
+  PAUSE_MS,
   quote,
   quoteBytes,
   within,
@@ -92,17 +93,18 @@ const WRITES: [Uint8Array, string][] = [
     } bytes), then message 4's length (100,000) and its first 30,000 bytes`,
   ],
   [
-    concat(F[3].subarray(4 + 30_000), F[4]),
-    `the other 70,000 bytes of message 4, and message 5, "Bye" (3 bytes)`,
+    concat(F[3].subarray(4 + 30_000), F[4].subarray(0, 1)),
+    "the other 70,000 bytes of message 4, and the first byte of message 5's length",
   ],
+  [F[4].subarray(1), `the other 3, and message 5, "Bye" (3 bytes)`],
 ];
 /** For each message, the write that makes it hard to read. */
 const HARD = [
   "It came in one piece with message 2: a read may bring more than one message. Take exactly the length the header says, and keep the rest for the next message.",
   "It is empty: a length of 0 and nothing after it, in the same piece as message 1.",
   "Its 4-byte length came in two pieces, 2 bytes and then 2: a read returns what has arrived so far. Read until you have all 4 bytes, then until you have all the message.",
-  "Its 100,000 bytes came in two writes, 100 ms apart: a read returns what has arrived so far. Read until you have as many bytes as its length says.",
-  "It came in one piece with the end of message 4.",
+  `Its 100,000 bytes came in two writes, ${PAUSE_MS} ms apart: a read returns what has arrived so far. Read until you have as many bytes as its length says.`,
+  "Its 4-byte length came in two pieces, 1 byte and then 3: a read returns what has arrived so far. Read until you have all 4 bytes, then until you have all the message.",
 ];
 
 async function check({ start, say }: Context): Promise<void> {
@@ -124,7 +126,7 @@ async function check({ start, say }: Context): Promise<void> {
   const sending = (async () => {
     try {
       for (const [i, [bytes, what]] of WRITES.entries()) {
-        if (i > 0) await pace(100);
+        if (i > 0) await pace(PAUSE_MS);
         await writeAll(conn, bytes);
         sent.push(`  write ${i + 1} (${count(bytes.length)} bytes): ${what}`);
       }
@@ -218,7 +220,7 @@ async function check({ start, say }: Context): Promise<void> {
   close(conn);
 
   say(
-    "The server sent 5 messages, each with its length in front, in 5 writes 100 ms apart:",
+    `The server sent 5 messages, each with its length in front, in 6 writes ${PAUSE_MS} ms apart:`,
   );
   for (const line of sent) say(line);
   say("It read back from your client:");
@@ -238,7 +240,7 @@ async function check({ start, say }: Context): Promise<void> {
           ? `Your client printed no line for message ${wrongLine + 1}`
           : `For message ${wrongLine + 1} your client printed ${quote(got)}`
       }; it should print "${expected[wrongLine]}". ${HARD[wrongLine]}`,
-      wrongLine === 2 || wrongLine === 3 ? CITES.readAll : CITES.lengthFirst,
+      wrongLine >= 2 ? CITES.readAll : CITES.lengthFirst,
     );
   }
   if (problem) {

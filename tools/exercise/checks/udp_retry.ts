@@ -141,9 +141,7 @@ async function check({ start, say }: Context): Promise<void> {
   }
   if (!answered) {
     throw new Fail(
-      `The server answered your client's datagram ${
-        answeredAt ? "3" : ""
-      } with "Response for 127.0.0.1", but your client did not print it. Print the answer on a line of its own.`,
+      `The server answered your client's third datagram with "Response for 127.0.0.1", but your client did not print it. Print the answer on a line of its own.`,
     );
   }
   if (program.status.code !== 0) {

@@ -12,6 +12,7 @@ import {
   type Exercise,
   Fail,
   pace,
+  PAUSE_MS,
   quote,
   readUntilHangUp,
   writeAll,
@@ -56,19 +57,19 @@ async function check({ start, say }: Context): Promise<void> {
     );
   }
   say(
-    `The server sent the greeting in 3 pieces, 100 ms apart, then hung up:`,
+    `The server sent the greeting in 3 pieces, ${PAUSE_MS} ms apart, then hung up:`,
   );
   try {
     await writeAll(conn, pieces[0]);
     say(`  ${quote(`${number}. Hi`)} (${pieces[0].length} bytes)`);
-    await pace(100);
+    await pace(PAUSE_MS);
     await writeAll(conn, pieces[1]);
     say(
       `  ${quote(" new friend! ")} and the first 2 of the 4 bytes of 👋 (${
         pieces[1].length
       } bytes)`,
     );
-    await pace(100);
+    await pace(PAUSE_MS);
     await writeAll(conn, pieces[2]);
     say(`  the last 2 bytes of 👋, then "\\n" (3 bytes)`);
     await conn.closeWrite();
