@@ -16,6 +16,7 @@ import {
 import config from "../deno.json" with { type: "json" };
 import { EXERCISES } from "../tools/exercise/exercises.ts";
 import {
+  CONNECT_CITE,
   findCite,
   LISTENING_CITE,
   numberedList,
@@ -232,6 +233,7 @@ Deno.test("lab-loss says plainly when the lab cannot run here: exit 77, with the
 Deno.test("every lesson line a hint points to is there, exactly once", () => {
   const cites = [
     LISTENING_CITE,
+    CONNECT_CITE,
     ...EXERCISES.flatMap((e) => Object.values(e.cites)),
   ];
   for (const cite of cites) {

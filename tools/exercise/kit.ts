@@ -415,26 +415,41 @@ export function close(closer: { close(): void }) {
   }
 }
 
+/** Where the lessons' clients connect: the hint when a client never does. */
+export const CONNECT_CITE: Cite = {
+  file: "chapters/12_4_tcp_listener.ts",
+  snippet: "const conn = await Deno.connect({ hostname, port, signal });",
+};
+
 /**
- * Accepts one client, unless the program ends first or `ms` pass: the
- * connection, or null (then the program never connected).
+ * Listens on `hostname` (any free port), starts the student's client told
+ * to connect there (--host, --port), and takes its connection. Fails,
+ * saying what happened, if the program ends first or 5 s pass.
  */
-export async function acceptFrom(
-  listener: Deno.Listener,
-  program: Program,
-  ms: number,
-): Promise<Deno.Conn | null> {
+export async function startClient(
+  { start, say }: Context,
+  hostname = "127.0.0.1",
+): Promise<{ program: Program; conn: Deno.Conn; where: string }> {
+  const listener = Deno.listen({ hostname, port: 0 });
+  const where = address(listener.addr);
+  const args = ["--host", hostname, "--port", `${listener.addr.port}`];
+  const program = start(args);
   const accepting = listener.accept();
-  const result = await Promise.race([
+  const conn = await Promise.race([
     accepting,
-    program.ended(ms).then(() => null),
+    program.ended(5000).then(() => null),
   ]);
-  if (result === null) {
-    close(listener); // the accept above then fails: nobody waits for it
-    accepting.then(close, () => {});
-    return null;
-  }
-  return result;
+  close(listener); // one client is all we take
+  if (conn !== null) return { program, conn, where };
+  accepting.then(close, () => {}); // it fails now that the listener is closed
+  say(`The server listened on ${where}; no client came.`);
+  for (const line of program.report("Your client")) say(line);
+  throw new Fail(
+    `Your client never connected. The check runs it with ${
+      args.join(" ")
+    }: connect to ${where}, as the lessons' clients do.`,
+    CONNECT_CITE,
+  );
 }
 
 /** Connects, or says why not in one sentence (refused, or too slow). */

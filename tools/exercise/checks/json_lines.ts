@@ -8,7 +8,6 @@
  * @module
  */
 import {
-  acceptFrom,
   close,
   concat,
   type Context,
@@ -19,6 +18,7 @@ import {
   quote,
   quoteBytes,
   readUntilHangUp,
+  startClient,
   writeAll,
 } from "../kit.ts";
 
@@ -83,18 +83,9 @@ const HARD = [
   "The total is the sum of the six scores: 3 + 5 + 7 + 1 + 4 - 2 = 18.",
 ];
 
-async function check({ start, say }: Context): Promise<void> {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr;
-  const program = start(["--host", "127.0.0.1", "--port", `${port}`]);
-  const conn = await acceptFrom(listener, program, 5000);
-  close(listener);
-  if (conn === null) {
-    for (const line of program.report("Your client")) say(line);
-    throw new Fail(
-      `Your client never connected. The check runs it with --host 127.0.0.1 --port ${port}: connect there.`,
-    );
-  }
+async function check(context: Context): Promise<void> {
+  const { say } = context;
+  const { program, conn } = await startClient(context);
   say(
     `The server sent 6 lines, one JSON value each, in 5 writes ${PAUSE_MS} ms apart, then hung up:`,
   );

@@ -9,7 +9,6 @@
  * @module
  */
 import {
-  acceptFrom,
   ByteReader,
   close,
   concat,
@@ -22,6 +21,7 @@ import {
   PAUSE_MS,
   quote,
   quoteBytes,
+  startClient,
   within,
   writeAll,
 } from "../kit.ts";
@@ -107,18 +107,9 @@ const HARD = [
   "Its 4-byte length came in two pieces, 1 byte and then 3: a read returns what has arrived so far. Read until you have all 4 bytes, then until you have all the message.",
 ];
 
-async function check({ start, say }: Context): Promise<void> {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr;
-  const program = start(["--host", "127.0.0.1", "--port", `${port}`]);
-  const conn = await acceptFrom(listener, program, 5000);
-  close(listener);
-  if (conn === null) {
-    for (const line of program.report("Your client")) say(line);
-    throw new Fail(
-      `Your client never connected. The check runs it with --host 127.0.0.1 --port ${port}: connect there.`,
-    );
-  }
+async function check(context: Context): Promise<void> {
+  const { say } = context;
+  const { program, conn } = await startClient(context);
   const deadline = Date.now() + 4000;
   // Send (with pauses) and read the echoes at the same time: a client may
   // send message 1 back before message 5 has gone out.

@@ -7,7 +7,6 @@
  * @module
  */
 import {
-  acceptFrom,
   address,
   close,
   type Context,
@@ -16,6 +15,7 @@ import {
   hexBytes,
   quote,
   readUntilHangUp,
+  startClient,
   writeAll,
 } from "../kit.ts";
 
@@ -72,24 +72,9 @@ function canonical(text: string): string | null {
 }
 
 /** One run: the server on `hostname`, the program told to connect there. */
-async function once({ start, say }: Context, hostname: string) {
-  const listener = Deno.listen({ hostname, port: 0 });
-  const where = address(listener.addr);
-  const program = start([
-    "--host",
-    hostname,
-    "--port",
-    `${listener.addr.port}`,
-  ]);
-  const conn = await acceptFrom(listener, program, 5000);
-  close(listener);
-  if (conn === null) {
-    for (const line of program.report("Your client")) say(line);
-    throw new Fail(
-      `Your client never connected to ${where}. The check runs it with --host ${hostname} --port ${listener.addr.port}: connect there.`,
-      CITES.readToEnd,
-    );
-  }
+async function once(context: Context, hostname: string) {
+  const { say } = context;
+  const { program, conn, where } = await startClient(context, hostname);
   const peer = conn.remoteAddr as Deno.NetAddr;
   const bytes = record(peer);
   try {

@@ -10,7 +10,6 @@
  * @module
  */
 import {
-  acceptFrom,
   close,
   type Context,
   type Exercise,
@@ -18,6 +17,7 @@ import {
   pace,
   quote,
   readUntilHangUp,
+  startClient,
   writeAll,
 } from "../kit.ts";
 
@@ -81,18 +81,9 @@ const LINES: Line[] = [
   ['{"type":"Point","x":"3","y":4}', null, 'Its x is the text "3", not a number.', "boolean"],
 ];
 
-async function check({ start, say }: Context): Promise<void> {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr;
-  const program = start(["--host", "127.0.0.1", "--port", `${port}`]);
-  const conn = await acceptFrom(listener, program, 5000);
-  close(listener);
-  if (conn === null) {
-    for (const line of program.report("Your client")) say(line);
-    throw new Fail(
-      `Your client never connected. The check runs it with --host 127.0.0.1 --port ${port}: connect there.`,
-    );
-  }
+async function check(context: Context): Promise<void> {
+  const { say } = context;
+  const { program, conn } = await startClient(context);
   const encode = (lines: Line[]) =>
     new TextEncoder().encode(lines.map(([text]) => text + "\n").join(""));
   say(

@@ -6,7 +6,6 @@
  * @module
  */
 import {
-  acceptFrom,
   close,
   type Context,
   type Exercise,
@@ -15,15 +14,12 @@ import {
   PAUSE_MS,
   quote,
   readUntilHangUp,
+  startClient,
   writeAll,
 } from "../kit.ts";
 
 const LISTENER = "chapters/12_4_tcp_listener.ts";
 const CITES = {
-  connect: {
-    file: LISTENER,
-    snippet: "const conn = await Deno.connect({ hostname, port, signal });",
-  },
   readToEnd: { file: LISTENER, snippet: "for await (const piece of text) {" },
   streamDecoder: {
     file: LISTENER,
@@ -31,7 +27,7 @@ const CITES = {
   },
 };
 
-async function check({ start, say }: Context): Promise<void> {
+async function check(context: Context): Promise<void> {
   // A number of our choosing, so that no printed "0. Hi ..." passes.
   const number = 1 + Math.floor(Math.random() * 98);
   const wave = new TextEncoder().encode("👋"); // 4 bytes in UTF-8
@@ -43,19 +39,8 @@ async function check({ start, say }: Context): Promise<void> {
   ];
   const greeting = `${number}. Hi new friend! 👋`;
 
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr;
-  const program = start(["--host", "127.0.0.1", "--port", `${port}`]);
-  const conn = await acceptFrom(listener, program, 5000);
-  close(listener);
-  if (conn === null) {
-    say(`The server listened on 127.0.0.1:${port}; no client came.`);
-    for (const line of program.report("Your client")) say(line);
-    throw new Fail(
-      `Your client never connected. The check runs it with --host 127.0.0.1 --port ${port}: connect to that address, as the lesson does.`,
-      CITES.connect,
-    );
-  }
+  const { say } = context;
+  const { program, conn } = await startClient(context);
   say(
     `The server sent the greeting in 3 pieces, ${PAUSE_MS} ms apart, then hung up:`,
   );
