@@ -31,6 +31,13 @@ class Point {
   constructor(public x: number, public y: number) {}
 }
 
+/** How each type is made from the fields that came. */
+type Maker = (fields: Record<string, unknown>) => Person | Point;
+const MAKERS: Record<string, Maker> = {
+  Person: (fields) => new Person(fields.name as string, fields.male as boolean),
+  Point: (fields) => new Point(fields.x as number, fields.y as number),
+};
+
 const flags = parseArgs(Deno.args, {
   string: ["host", "port"],
   default: { host: "127.0.0.1", port: "10007" },
@@ -55,10 +62,5 @@ for await (const line of lines) {
 function rebuild(line: string): Person | Point | string {
   // TODO: refuse everything that is not exactly a Person or a Point.
   const value = JSON.parse(line);
-  const MAKERS: Record<string, (v: Record<string, unknown>) => Person | Point> =
-    {
-      Person: (v) => new Person(v.name as string, v.male as boolean),
-      Point: (v) => new Point(v.x as number, v.y as number),
-    };
   return MAKERS[value.type](value);
 }

@@ -296,6 +296,12 @@ export async function startServer(
   );
   if (match === null) {
     for (const line of program.report("Your server")) say(line);
+    if (program.status !== null && program.status.code !== 0) {
+      throw new Fail(
+        `Your server ended before it listened: its own error is above.`,
+        LISTENING_CITE,
+      );
+    }
     throw new Fail(
       `Your server never printed "Listening on HOST:PORT" (within 5 s of starting, with ${
         args.join(" ")

@@ -84,7 +84,7 @@ async function check(context: Context): Promise<void> {
     throw new Fail(
       `Your client printed only ${
         quote(printed)
-      }. A read returns whatever has arrived so far, here only part of the greeting, not the whole message the server meant. Keep reading until the server hangs up (a read then returns null), as the lesson's loop does.`,
+      }. A read returns whatever has arrived so far, here only part of the greeting, not the whole message the server meant. Keep reading until the server hangs up (a read then returns null; Python's recv() returns b""), as the lesson's loop does.`,
       CITES.readToEnd,
     );
   }
