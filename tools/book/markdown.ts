@@ -14,7 +14,7 @@
  *
  * @module
  */
-import MarkdownIt from "markdown-it";
+import MarkdownIt, { type MarkdownIt as Markdown } from "markdown-it";
 import { DENO_API, denoDocs } from "./source.ts";
 
 const escapeHtml = (text: string) =>
@@ -22,7 +22,7 @@ const escapeHtml = (text: string) =>
     .replaceAll(">", "&gt;").replaceAll('"', "&quot;");
 
 /** `Deno.listen` in inline code becomes a link to its documentation. */
-function linkDenoApis(md: MarkdownIt): void {
+function linkDenoApis(md: Markdown): void {
   md.renderer.rules.code_inline = (tokens, index) => {
     const text = tokens[index].content;
     const html = escapeHtml(text);
@@ -79,7 +79,7 @@ export function document(
       for (let j = 0; j < children.length; j++) {
         const child = children[j];
         if (child.type !== "link_open") continue;
-        const href = child.attrGet("href") ?? "";
+        const href = String(child.attrGet("href") ?? "");
         if (/^[a-z][a-z+.-]*:/i.test(href)) continue; // https:, mailto:
         if (href.startsWith("#")) continue;
         const [path, hash = ""] = href.split("#");

@@ -93,7 +93,7 @@ function sequencePicture(
   sequence: Sequence,
   fields: Omit<Picture, "id" | "svg" | "standalone">,
 ): Picture {
-  const drawing = sequenceSvg(sequence, { id, maxLabel: 48 });
+  const drawing = sequenceSvg(sequence, { id, maxLabel: 48, notes: "under" });
   return { id, svg: drawing, standalone: drawing, ...fields };
 }
 
@@ -125,7 +125,10 @@ async function capture(path: string): Promise<Segment[]> {
     if (!packet || packet.sourcePort === undefined) continue;
     // The data: the last `payload` bytes of the IP packet.
     const ipLength = (frame.data[16] << 8) | frame.data[17];
-    const data = frame.data.subarray(14 + ipLength - packet.payload, 14 + ipLength);
+    const data = frame.data.subarray(
+      14 + ipLength - packet.payload,
+      14 + ipLength,
+    );
     out.push({
       ms: time(frame),
       from: `${packet.source}:${packet.sourcePort}`,
@@ -275,7 +278,9 @@ function headerFigure(
   printed: string[],
   figure: string,
 ): Picture | null {
-  const start = printed.findIndex((line) => line.startsWith(`Figure ${figure}`));
+  const start = printed.findIndex((line) =>
+    line.startsWith(`Figure ${figure}`)
+  );
   if (start < 0) return null;
   const title = printed[start];
   const rows: Box[][] = [];
@@ -295,7 +300,7 @@ function headerFigure(
     const x = left + b * bit + bit / 2;
     parts.push(
       `<text class="small faint" x="${x}" y="${top - 8}" ` +
-      `text-anchor="middle">${b}</text>`,
+        `text-anchor="middle">${b}</text>`,
     );
   }
   parts.push(
@@ -317,8 +322,8 @@ function headerFigure(
         const bold = i === 0 && !narrow ? " bold" : "";
         parts.push(
           `<text class="${narrow ? "small" : ""}${bold}" x="${x + w / 2}" ` +
-          `y="${y + 17 + i * lineHeight}" text-anchor="middle">${xml(line)}` +
-          `</text>`,
+            `y="${y + 17 + i * lineHeight}" text-anchor="middle">${xml(line)}` +
+            `</text>`,
         );
       });
       const words = box.lines.filter((line) => line !== "");
@@ -327,7 +332,9 @@ function headerFigure(
         described.push(`${name} flag: ${words.at(-1)}`);
       } else if (words.length > 0) {
         described.push(
-          `${words[0]}${words.length > 1 ? `: ${words.slice(1).join(" ")}` : ""}`,
+          `${words[0]}${
+            words.length > 1 ? `: ${words.slice(1).join(" ")}` : ""
+          }`,
         );
       }
     }
@@ -374,7 +381,10 @@ function boxes(lines: string[]): Box[] {
 }
 
 /** What a command printed in a transcript. */
-function printed(transcript: Transcript | undefined, command: string): string[] {
+function printed(
+  transcript: Transcript | undefined,
+  command: string,
+): string[] {
   if (!transcript) return [];
   for (const terminal of transcript.terminals) {
     const at = terminal.entries.findIndex((e) => e.command === command);
@@ -413,18 +423,24 @@ function routerFigure(transcript: Transcript | undefined): Picture | null {
   ];
   names.forEach(([name, address], i) => {
     parts.push(
-      `<rect class="box" x="${xs[i] - 95}" y="8" width="190" height="44" rx="6"/>`,
-      `<text class="bold" x="${xs[i]}" y="27" text-anchor="middle">${name}</text>`,
+      `<rect class="box" x="${
+        xs[i] - 95
+      }" y="8" width="190" height="44" rx="6"/>`,
+      `<text class="bold" x="${
+        xs[i]
+      }" y="27" text-anchor="middle">${name}</text>`,
       `<text class="small" x="${xs[i]}" y="44" text-anchor="middle">` +
-      `${xml(address)}</text>`,
-      `<line class="thin" x1="${xs[i]}" y1="52" x2="${xs[i]}" y2="${height - 12}"/>`,
+        `${xml(address)}</text>`,
+      `<line class="thin" x1="${xs[i]}" y1="52" x2="${xs[i]}" y2="${
+        height - 12
+      }"/>`,
     );
   });
   parts.push(
     `<text class="small faint" x="${(xs[0] + xs[1]) / 2}" y="76" ` +
-    `text-anchor="middle">client's cable</text>`,
+      `text-anchor="middle">client's cable</text>`,
     `<text class="small faint" x="${(xs[1] + xs[2]) / 2}" y="76" ` +
-    `text-anchor="middle">server's cable</text>`,
+      `text-anchor="middle">server's cable</text>`,
   );
   const described: string[] = [];
   rows.forEach((row, i) => {
@@ -440,9 +456,9 @@ function routerFigure(transcript: Transcript | undefined): Picture | null {
       `<path class="fill" d="M${c - dir * 2} ${y}l${-dir * 9} -5v10z"/>`,
       `<circle class="fill" cx="${b}" cy="${y}" r="3"/>`,
       `<text class="small" x="${(a + b) / 2}" y="${y - 5}" ` +
-      `text-anchor="middle">[${xml(flags)}] TTL ${ttlFirst}</text>`,
+        `text-anchor="middle">[${xml(flags)}] TTL ${ttlFirst}</text>`,
       `<text class="small" x="${(b + c) / 2}" y="${y - 5}" ` +
-      `text-anchor="middle">TTL ${ttlSecond}</text>`,
+        `text-anchor="middle">TTL ${ttlSecond}</text>`,
     );
     described.push(
       `${i + 1}. ${toServer ? "client to server" : "server to client"} ` +
@@ -451,8 +467,14 @@ function routerFigure(transcript: Transcript | undefined): Picture | null {
   });
   const title = "Figure 12.3: the greeting through a router, with each " +
     "packet's TTL on both cables";
-  const drawing = svg("figure-12-3", "figure", { width, height }, title,
-    `${title}. ${described.join("; ")}.`, parts);
+  const drawing = svg(
+    "figure-12-3",
+    "figure",
+    { width, height },
+    title,
+    `${title}. ${described.join("; ")}.`,
+    parts,
+  );
   return {
     id: "figure-12-3",
     svg: drawing,
@@ -496,20 +518,25 @@ function lossyDatagrams(transcript: Transcript | undefined): Picture | null {
     if (n % columns === 0) {
       parts.push(
         `<text class="small faint" x="${left - 6}" y="${y + 10}" ` +
-        `text-anchor="end">${n}</text>`,
+          `text-anchor="end">${n}</text>`,
       );
     }
   }
   const arrived = count - missing.size;
   parts.push(
     `<text x="${left}" y="20">${arrived} of ${count} arrived; ` +
-    `${missing.size} lost (crossed out)</text>`,
+      `${missing.size} lost (crossed out)</text>`,
   );
   const title = `Which of ${count} numbered UDP datagrams crossed a cable ` +
     `that loses one packet in five`;
-  const drawing = svg("lossy-udp", "figure", { width, height }, title,
+  const drawing = svg(
+    "lossy-udp",
+    "figure",
+    { width, height },
+    title,
     `${title}: ${arrived} arrived; lost: ${[...missing].join(", ") || "none"}.`,
-    parts);
+    parts,
+  );
   return {
     id: "lossy-udp",
     svg: drawing,
@@ -519,7 +546,7 @@ function lossyDatagrams(transcript: Transcript | undefined): Picture | null {
       "them, 50 to a row. A crossed-out one never arrived, and nobody was " +
       "told: A's send() succeeded every time.",
     source: "the recorded run of deno task lab loss " +
-      "(tools/book/transcripts/lab-loss.json: \"The lost ones\")",
+      '(tools/book/transcripts/lab-loss.json: "The lost ones")',
   };
 }
 
@@ -532,7 +559,9 @@ async function lossySegments(): Promise<Picture | null> {
   const sender = syn.from;
   const isn = syn.seq;
   const data = packets.filter((p) => p.from === sender && p.data.length > 0);
-  const acks = packets.filter((p) => p.from !== sender && p.flags.includes("ACK"));
+  const acks = packets.filter((p) =>
+    p.from !== sender && p.flags.includes("ACK")
+  );
   const last = Math.max(...packets.map((p) => p.ms));
   const top = Math.max(...data.map((p) => (p.seq - isn) + p.data.length));
   const left = 70, bottom = 40, plotW = 620, plotH = 300;
@@ -541,16 +570,20 @@ async function lossySegments(): Promise<Picture | null> {
   const y = (offset: number) => 20 + plotH - (offset / top) * plotH;
   const parts: string[] = [];
   parts.push(
-    `<line class="thin" x1="${left}" y1="${y(0)}" x2="${left + plotW}" y2="${y(0)}"/>`,
-    `<line class="thin" x1="${left}" y1="${y(0)}" x2="${left}" y2="${y(top)}"/>`,
+    `<line class="thin" x1="${left}" y1="${y(0)}" x2="${left + plotW}" y2="${
+      y(0)
+    }"/>`,
+    `<line class="thin" x1="${left}" y1="${y(0)}" x2="${left}" y2="${
+      y(top)
+    }"/>`,
     `<text class="small faint" x="${left + plotW / 2}" y="${y(0) + 32}" ` +
-    `text-anchor="middle">time (ms since the first packet)</text>`,
+      `text-anchor="middle">time (ms since the first packet)</text>`,
     `<text class="small faint" x="12" y="${y(top) - 6}">KiB sent</text>`,
   );
   for (let k = 0; k <= top / 1024; k += 8) {
     parts.push(
       `<text class="small faint" x="${left - 6}" y="${y(k * 1024) + 4}" ` +
-      `text-anchor="end">${k}</text>`,
+        `text-anchor="end">${k}</text>`,
     );
   }
   const ticks = 4;
@@ -558,7 +591,7 @@ async function lossySegments(): Promise<Picture | null> {
     const ms = (last * i) / ticks;
     parts.push(
       `<text class="small faint" x="${x(ms)}" y="${y(0) + 16}" ` +
-      `text-anchor="middle">${ms.toFixed(1)}</text>`,
+        `text-anchor="middle">${ms.toFixed(1)}</text>`,
     );
   }
   // The receiver's acknowledgments: how far it had everything, over time.
@@ -567,7 +600,8 @@ async function lossySegments(): Promise<Picture | null> {
   for (const p of acks) {
     const offset = (p.ack - isn - 1 + 2 ** 32) % 2 ** 32;
     if (offset < acked || offset > top) continue;
-    path2 += `${path2 ? "L" : "M"}${x(p.ms).toFixed(1)} ${y(acked).toFixed(1)}` +
+    path2 +=
+      `${path2 ? "L" : "M"}${x(p.ms).toFixed(1)} ${y(acked).toFixed(1)}` +
       `L${x(p.ms).toFixed(1)} ${y(offset).toFixed(1)}`;
     acked = offset;
   }
@@ -578,12 +612,13 @@ async function lossySegments(): Promise<Picture | null> {
     const offset = (p.seq - isn - 1 + 2 ** 32) % 2 ** 32;
     const again = seen.has(offset);
     seen.add(offset);
-    const cx = x(p.ms).toFixed(1), cy = y(offset + p.data.length / 2).toFixed(1);
+    const cx = x(p.ms).toFixed(1),
+      cy = y(offset + p.data.length / 2).toFixed(1);
     if (again) {
       resent.push(offset);
       parts.push(
         `<rect class="bad" x="${Number(cx) - 5}" y="${Number(cy) - 5}" ` +
-        `width="10" height="10"/>`,
+          `width="10" height="10"/>`,
       );
     } else {
       parts.push(`<circle class="fill" cx="${cx}" cy="${cy}" r="3"/>`);
@@ -592,20 +627,30 @@ async function lossySegments(): Promise<Picture | null> {
   parts.push(
     `<circle class="fill" cx="${left + 10}" cy="${height - 14}" r="3"/>`,
     `<text class="small" x="${left + 20}" y="${height - 10}">sent</text>`,
-    `<rect class="bad" x="${left + 70}" y="${height - 19}" width="10" height="10"/>`,
+    `<rect class="bad" x="${left + 70}" y="${
+      height - 19
+    }" width="10" height="10"/>`,
     `<text class="small" x="${left + 86}" y="${height - 10}">sent again</text>`,
-    `<line class="thin" x1="${left + 190}" y1="${height - 14}" x2="${left + 215}" ` +
-    `y2="${height - 14}"/>`,
+    `<line class="thin" x1="${left + 190}" y1="${height - 14}" x2="${
+      left + 215
+    }" ` +
+      `y2="${height - 14}"/>`,
     `<text class="small" x="${left + 222}" y="${height - 10}">` +
-    `acknowledged by B (everything up to there)</text>`,
+      `acknowledged by B (everything up to there)</text>`,
   );
   const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
   const title = `TCP through the lossy cable: ${data.length} data segments ` +
     `sent for ${kib(top)}, ${resent.length} of them again`;
-  const drawing = svg("lossy-tcp", "figure", { width, height }, title,
+  const drawing = svg(
+    "lossy-tcp",
+    "figure",
+    { width, height },
+    title,
     `${title}. Sent again, by their place in the stream: ${
       resent.map(kib).join(", ")
-    }. Every byte arrived.`, parts);
+    }. Every byte arrived.`,
+    parts,
+  );
   return {
     id: "lossy-tcp",
     svg: drawing,
@@ -642,7 +687,11 @@ export async function pictures(transcripts: Transcript[]): Promise<Picture[]> {
       tasks: ["chat"],
       end: "bob's input ended: he said bye and left",
     }),
-    headerFigure("figure-12-1", printed(headers, "deno task headers --figure"), "12.1"),
+    headerFigure(
+      "figure-12-1",
+      printed(headers, "deno task headers --figure"),
+      "12.1",
+    ),
     headerFigure(
       "figure-12-2",
       printed(headers, "deno task headers chapters/captures/udp.pcap --figure"),
@@ -658,4 +707,3 @@ export async function pictures(transcripts: Transcript[]): Promise<Picture[]> {
     standalone: `<?xml version="1.0" encoding="UTF-8"?>\n${picture.standalone}`,
   }));
 }
-

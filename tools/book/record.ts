@@ -23,12 +23,7 @@
  * @module
  */
 import config from "../../deno.json" with { type: "json" };
-import {
-  runTask,
-  sleep,
-  TaskProcess,
-  within,
-} from "../task_process.ts";
+import { runTask, sleep, TaskProcess, within } from "../task_process.ts";
 import {
   difference,
   type Entry,
@@ -61,9 +56,11 @@ class Recording {
   /** What each line of a program goes into. */
   sink(terminal: Terminal) {
     return (line: string, stream: "stdout" | "stderr") => {
-      terminal.entries.push(stream === "stdout" ? { out: line } : {
-        err: line,
-      });
+      terminal.entries.push(
+        stream === "stdout" ? { out: line } : {
+          err: line,
+        },
+      );
     };
   }
 
@@ -139,7 +136,7 @@ class Recording {
         (whole, port: string) => this.ports.has(Number(port)) ? "" : whole,
       ).replace(
         /((?:\d{1,3}\.){3}\d{1,3}|\[[0-9a-f:]*\]|localhost|port):? ?(\d+)\b/g,
-        (whole, host: string, port: string) => {
+        (whole, _host: string, port: string) => {
           const shown = this.ports.get(Number(port));
           if (shown === undefined) return whole;
           return whole.slice(0, whole.length - port.length) + shown;
@@ -304,7 +301,11 @@ export const SCENARIOS: Record<string, Scenario> = {
   async address() {
     const r = new Recording();
     await r.client(T1, "address", []);
-    return r.finish({ name: "address", title: "IP addresses", tasks: ["address"] });
+    return r.finish({
+      name: "address",
+      title: "IP addresses",
+      tasks: ["address"],
+    });
   },
 
   async ports() {
@@ -405,6 +406,8 @@ export const SCENARIOS: Record<string, Scenario> = {
   async udp() {
     const r = new Recording();
     const { process, port } = await r.server(T1, "udp-server");
+    await r.client(T2, "udp-client", [], { port });
+    await settle(process);
     await r.client(T2, "udp-client", [], { port });
     await r.stop(T1, process);
     return r.finish({
@@ -519,7 +522,9 @@ async function lab(
 export async function warmUp(): Promise<void> {
   const files = new Set<string>();
   for (const task of Object.values(config.tasks)) {
-    const file = task.command.match(/\s((?:chapters|chat|tools\/lab)\/\S+\.ts)/);
+    const file = task.command.match(
+      /\s((?:chapters|chat|tools\/lab)\/\S+\.ts)/,
+    );
     if (file) files.add(file[1]);
   }
   const output = await new Deno.Command(Deno.execPath(), {
@@ -569,13 +574,24 @@ if (import.meta.main) {
     if (check) {
       console.log(differs);
     } else {
-      await Deno.writeTextFile(new URL(`${name}.json`, TRANSCRIPTS), format(fresh));
+      await Deno.writeTextFile(
+        new URL(`${name}.json`, TRANSCRIPTS),
+        format(fresh),
+      );
       console.log(`${name}: written (${differs.split("\n")[0]})`);
     }
   }
+  if (!check && stale > 0) {
+    // As `deno fmt` writes JSON, so that `deno task check` stays clean.
+    await new Deno.Command(Deno.execPath(), {
+      args: ["fmt", "--quiet", TRANSCRIPTS.pathname],
+    }).output();
+  }
   if (check && stale > 0) {
-    console.log(`${stale} transcript(s) no longer match a fresh run: ` +
-      `deno task book-record`);
+    console.log(
+      `${stale} transcript(s) no longer match a fresh run: ` +
+        `deno task book-record`,
+    );
     Deno.exit(1);
   }
 }

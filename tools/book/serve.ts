@@ -19,8 +19,11 @@ const TYPES: Record<string, string> = {
   txt: "text/plain; charset=utf-8",
 };
 
-/** What the server answers for one request. */
-export async function answer(request: Request): Promise<Response> {
+/** What the server answers for one request, from the book in `root`. */
+export async function answer(
+  request: Request,
+  root: URL = OUT,
+): Promise<Response> {
   const url = new URL(request.url);
   if (request.method !== "GET" && request.method !== "HEAD") {
     return new Response("Only GET and HEAD here.\n", { status: 405 });
@@ -32,9 +35,9 @@ export async function answer(request: Request): Promise<Response> {
     return new Response("Not found.\n", { status: 404 });
   }
   const type = TYPES[path.split(".").at(-1) ?? ""];
-  let body: Uint8Array | string;
+  let body: Uint8Array<ArrayBuffer> | string;
   try {
-    body = await Deno.readFile(new URL(path, OUT));
+    body = await Deno.readFile(new URL(path, root));
   } catch {
     return new Response("Not found.\n", {
       status: 404,
@@ -67,7 +70,7 @@ export async function serveBook(options: {
       console.log(`Listening on ${hostname}:${port}`);
       console.log(`Open http://${hostname}:${port}/ (Ctrl-C stops it)`);
     },
-  }, answer);
+  }, (request) => answer(request));
   const watched = ["chapters", "chat", "tools", "activity", "exercises"]
     .map((folder) => new URL(folder, ROOT).pathname)
     .filter((path) => {
@@ -77,7 +80,10 @@ export async function serveBook(options: {
         return false;
       }
     });
-  const watcher = Deno.watchFs([...watched, new URL("README.md", ROOT).pathname]);
+  const watcher = Deno.watchFs([
+    ...watched,
+    new URL("README.md", ROOT).pathname,
+  ]);
   let timer: ReturnType<typeof setTimeout> | undefined;
   let building = Promise.resolve();
   const watching = (async () => {
@@ -90,7 +96,9 @@ export async function serveBook(options: {
           try {
             await options.rebuild();
             console.log(
-              `Rebuilt in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+              `Rebuilt in ${
+                ((performance.now() - started) / 1000).toFixed(1)
+              } s`,
             );
           } catch (error) {
             console.error(`error: the rebuild failed: ${error}`);

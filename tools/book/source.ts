@@ -169,14 +169,16 @@ export async function readSource(source: string): Promise<SourcePage> {
       else if (prose.length > 0) prose.push("");
     } else {
       if (code.length === 0) codeStart = i;
-      code.push(tokens[i] ?? [{
-        text: lines[i],
-        light: "",
-        dark: "",
-        comment: false,
-        string: false,
-        fontStyle: 0,
-      }]);
+      code.push(
+        tokens[i] ?? [{
+          text: lines[i],
+          light: "",
+          dark: "",
+          comment: false,
+          string: false,
+          fontStyle: 0,
+        }],
+      );
     }
   }
   push();

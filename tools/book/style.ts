@@ -47,7 +47,7 @@ code, pre, kbd {
     "Liberation Mono", monospace;
   font-size: 0.86em;
 }
-p, li, td, th, figcaption, h1, h2, h3, h4 { overflow-wrap: anywhere; }
+p, li, td, th, figcaption, h1, h2, h3, h4 { overflow-wrap: break-word; }
 :not(pre) > code {
   background: var(--code-bg);
   padding: 0.05em 0.3em;
@@ -80,27 +80,39 @@ h2 {
   border-top: 1px solid var(--border);
 }
 h3 { font-size: 1.1rem; margin: 1.4rem 0 0.4rem; }
-.meta, .note, .source, footer { color: var(--muted); font-size: 0.92rem; }
+p.meta, p.note, span.source, footer {
+  color: var(--muted);
+  font-size: 0.92rem;
+}
 .intro { max-width: 48rem; }
 .intro pre code, .prose pre code { font-size: 13px; }
 ul.runs { padding-left: 1.2rem; font-size: 0.95rem; }
 ul.runs code { font-size: 0.82em; }
 
 /* Prose beside code: two columns on a wide screen, one on a phone. */
-.segment { margin: 0 0 0.4rem; }
 .segment .prose p { margin: 0 0 0.5rem; }
 .segment .prose { font-size: 0.95rem; }
+.segment pre.code { margin: 0 0 0.8rem; }
 @media (min-width: 62rem) {
+  /* Go by Example's page: prose on the left, one column of code on the
+     right, each piece of code level with the prose about it. */
   .segment {
     display: grid;
     grid-template-columns: minmax(0, 5fr) minmax(0, 8fr);
     gap: 1.5rem;
-    align-items: start;
+    align-items: stretch;
+  }
+  .segment .prose { padding: 0.45rem 0 0.6rem; }
+  .segment .source { display: flex; }
+  .segment pre.code {
+    flex: 1;
+    margin: 0;
+    border-radius: 0;
+    border-width: 0 1px;
   }
   .segment.only { display: block; max-width: 48rem; }
+  .segment.only .source { display: none; }
 }
-.segment pre.code { margin: 0; border-radius: 0; border-width: 0 0 0 3px; }
-.segment + .segment pre.code { border-top: none; }
 a.api { color: inherit; text-decoration: underline dotted; }
 a.api:hover { text-decoration-style: solid; }
 
@@ -135,7 +147,6 @@ th, td {
 }
 @media (max-width: 48rem) {
   table, thead, tbody, tr, th, td { display: block; }
-  thead { position: absolute; left: -9999px; }
   tr { border: 1px solid var(--border); margin-bottom: 0.6rem; }
   td, th { border: none; }
   td:first-child { font-weight: 600; }
@@ -155,7 +166,7 @@ nav.pager {
   padding-top: 1rem;
   border-top: 1px solid var(--border);
 }
-nav.pager a { max-width: 48%; }
+nav.pager a { max-width: 48%; overflow-wrap: anywhere; }
 nav.pager a[rel="next"] { margin-left: auto; text-align: right; }
 nav.pager span { display: block; font-size: 0.85rem; color: var(--muted); }
 footer {

@@ -247,8 +247,7 @@ export function missingLine(
   shown: string[],
   printed: string[],
 ): string | null {
-  const squeeze = (text: string) =>
-    normalise(text).replace(/\s+/g, " ").trim();
+  const squeeze = (text: string) => normalise(text).replace(/\s+/g, " ").trim();
   const text = printed.map(squeeze).join("\n");
   let at = 0;
   for (const line of shown) {
@@ -259,27 +258,27 @@ export function missingLine(
   return null;
 }
 
-/** What `command` printed in a transcript (the first time it was run). */
+/** What `command` printed, each time a transcript shows it run. */
 export function printedBy(
   transcripts: Iterable<Transcript>,
   command: string,
-): string[] | null {
+): string[][] {
+  const runs: string[][] = [];
   for (const transcript of transcripts) {
     for (const terminal of transcript.terminals) {
-      const at = terminal.entries.findIndex((entry) =>
-        entry.command === command
-      );
-      if (at < 0) continue;
-      const printed: string[] = [];
-      for (const entry of terminal.entries.slice(at + 1)) {
-        if (entry.command !== undefined) break;
-        const text = entry.out ?? entry.err;
-        if (text !== undefined) printed.push(text);
-      }
-      return printed;
+      terminal.entries.forEach((entry, at) => {
+        if (entry.command !== command) return;
+        const printed: string[] = [];
+        for (const next of terminal.entries.slice(at + 1)) {
+          if (next.command !== undefined) break;
+          const text = next.out ?? next.err;
+          if (text !== undefined) printed.push(text);
+        }
+        runs.push(printed);
+      });
     }
   }
-  return null;
+  return runs;
 }
 
 /** The header's lines of a source file, without the comment marks. */
@@ -288,4 +287,37 @@ export function headerLines(source: string): string[] {
   if (!match) return [];
   return match[1].split("\n").map((line) => line.replace(/^\s*\* ?/, ""))
     .map((line) => line.replace(/^\s*\*$/, ""));
+}
+
+/** What checking one header's examples against real runs found. */
+export interface HeaderCheck {
+  /** `deno task` commands whose lines all appear in a real run. */
+  checked: string[];
+  /** Commands no recorded run ran (other programs, other setups). */
+  unchecked: string[];
+  /** Commands whose shown lines a real run did not print. */
+  wrong: { command: string; line: string }[];
+}
+
+/**
+ * Checks the examples of a file's header against the recorded runs: every
+ * line shown under a `deno task` command that was recorded must appear in
+ * what that command printed in some run (normalised, in order).
+ */
+export function checkHeader(
+  source: string,
+  transcripts: Transcript[],
+): HeaderCheck {
+  const result: HeaderCheck = { checked: [], unchecked: [], wrong: [] };
+  for (const example of headerExamples(headerLines(source))) {
+    const runs = printedBy(transcripts, example.command);
+    if (runs.length === 0) {
+      result.unchecked.push(example.command);
+      continue;
+    }
+    const misses = runs.map((printed) => missingLine(example.lines, printed));
+    if (misses.includes(null)) result.checked.push(example.command);
+    else result.wrong.push({ command: example.command, line: misses[0]! });
+  }
+  return result;
 }
