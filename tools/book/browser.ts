@@ -54,7 +54,7 @@ export async function launch(): Promise<
 if (import.meta.main) {
   const [page = "chapters/12_4_tcp_server.html", out = "/tmp/book-shots"] = Deno
     .args.filter((arg, i) =>
-      !arg.startsWith("--") && Deno.args[i - 1] !== "--scroll"
+      !arg.startsWith("--") && !["--scroll", "--at"].includes(Deno.args[i - 1])
     );
   const { answer } = await import("./serve.ts");
   const server = Deno.serve(
@@ -79,6 +79,15 @@ if (import.meta.main) {
       const scroll = Deno.args.indexOf("--scroll");
       const y = scroll > 0 ? Number(Deno.args[scroll + 1]) : 0;
       await tab.evaluate(`scrollTo(0, ${y})`);
+      // --at SELECTOR: the screen that starts at that element.
+      const at = Deno.args.indexOf("--at");
+      if (at > 0) {
+        await tab.evaluate(
+          `document.querySelector(${
+            JSON.stringify(Deno.args[at + 1])
+          }).scrollIntoView()`,
+        );
+      }
       const file = `${out}/${width}-${scheme}${y ? `-${y}` : ""}.png`;
       await tab.screenshot({ path: file });
       console.log(file);

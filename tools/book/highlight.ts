@@ -44,7 +44,9 @@ function load(): Promise<HighlighterCore> {
 /** The lines of a TypeScript file, each as its tokens. */
 export async function tokenize(source: string): Promise<Token[][]> {
   const shiki = await load();
-  const result = shiki.codeToTokens(source, {
+  // (shiki's explanations fail on a last line without its newline.)
+  const text = source.endsWith("\n") ? source : `${source}\n`;
+  const result = shiki.codeToTokens(text, {
     lang: "typescript",
     themes: { light: "github-light-default", dark: "github-dark-default" },
     includeExplanation: "scopeName",

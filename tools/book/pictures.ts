@@ -318,8 +318,9 @@ function headerFigure(
         `<rect class="box" x="${x}" y="${y}" width="${w}" height="${height}"/>`,
       );
       const narrow = box.to - box.from === 1;
+      const named = box.lines.findIndex((line) => line !== "");
       box.lines.forEach((line, i) => {
-        const bold = i === 0 && !narrow ? " bold" : "";
+        const bold = i === named && !narrow ? " bold" : "";
         parts.push(
           `<text class="${narrow ? "small" : ""}${bold}" x="${x + w / 2}" ` +
             `y="${y + 17 + i * lineHeight}" text-anchor="middle">${xml(line)}` +
@@ -489,7 +490,8 @@ function routerFigure(transcript: Transcript | undefined): Picture | null {
 
 /** Which numbered datagrams crossed the lossy cable. */
 function lossyDatagrams(transcript: Transcript | undefined): Picture | null {
-  const lines = printed(transcript, "deno task lab loss");
+  const run = transcript?.terminals[0].entries[0].command ?? "";
+  const lines = printed(transcript, run);
   const joined = lines.map((line) => line.trim()).join(" ");
   const total = joined.match(/UDP: ([\d,]+) numbered datagrams/);
   const lost = joined.match(/The lost ones: ([\d,\s-]+)\./);
@@ -501,7 +503,11 @@ function lossyDatagrams(transcript: Transcript | undefined): Picture | null {
     if (Number.isNaN(a)) continue;
     for (let n = a; n <= (b ?? a); n++) missing.add(n);
   }
-  const columns = 50, size = 13, left = 44, top = 34;
+  // The lab lists at most 25 runs of lost ones ("and 3 more ranges"):
+  // after the last one listed, the picture cannot say.
+  const listedUpTo = /more ranges/.test(joined) ? Math.max(...missing) : count;
+  const columns = count <= 200 ? 25 : 50;
+  const size = count <= 200 ? 22 : 13, left = 44, top = 34;
   const rowsCount = Math.ceil(count / columns);
   const width = left + columns * size + 16;
   const height = top + rowsCount * size + 40;
@@ -511,21 +517,31 @@ function lossyDatagrams(transcript: Transcript | undefined): Picture | null {
     const y = top + Math.floor(n / columns) * size;
     parts.push(
       missing.has(n)
-        ? `<path class="bad" d="M${x + 2} ${y + 2}l8 8m0 -8l-8 8"/>`
+        ? `<path class="bad" d="M${x + 3} ${y + 3}l${size - 8} ${size - 8}m0 ${
+          8 - size
+        }l${8 - size} ${size - 8}"/>`
+        : n > listedUpTo
+        ? `<rect class="box" x="${x + 1.5}" y="${y + 1.5}" width="${
+          size - 4
+        }" height="${size - 4}"/>`
         : `<rect class="fill" x="${x + 1}" y="${y + 1}" width="${size - 3}" ` +
           `height="${size - 3}" opacity=".55"/>`,
     );
     if (n % columns === 0) {
       parts.push(
-        `<text class="small faint" x="${left - 6}" y="${y + 10}" ` +
+        `<text class="small faint" x="${left - 6}" y="${y + size - 6}" ` +
           `text-anchor="end">${n}</text>`,
       );
     }
   }
   const arrived = count - missing.size;
   parts.push(
-    `<text x="${left}" y="20">${arrived} of ${count} arrived; ` +
-      `${missing.size} lost (crossed out)</text>`,
+    `<text x="${left}" y="20">${
+      listedUpTo < count
+        ? `up to ${listedUpTo}, ${missing.size} lost (crossed out); ` +
+          `the rest not listed (hollow)`
+        : `${arrived} of ${count} arrived; ${missing.size} lost (crossed out)`
+    }</text>`,
   );
   const title = `Which of ${count} numbered UDP datagrams crossed a cable ` +
     `that loses one packet in five`;
@@ -543,7 +559,7 @@ function lossyDatagrams(transcript: Transcript | undefined): Picture | null {
     standalone: drawing,
     tasks: ["lab loss"],
     caption: "Each square is one datagram, numbered in the order A sent " +
-      "them, 50 to a row. A crossed-out one never arrived, and nobody was " +
+      "them. A crossed-out one never arrived, and nobody was " +
       "told: A's send() succeeded every time.",
     source: "the recorded run of deno task lab loss " +
       '(tools/book/transcripts/lab-loss.json: "The lost ones")',
@@ -562,11 +578,16 @@ async function lossySegments(): Promise<Picture | null> {
   const acks = packets.filter((p) =>
     p.from !== sender && p.flags.includes("ACK")
   );
-  const last = Math.max(...packets.map((p) => p.ms));
   const top = Math.max(...data.map((p) => (p.seq - isn) + p.data.length));
+  // Up to the acknowledgment of the last byte, and a little more.
+  const done = acks.find((p) => (p.ack - isn - 1 + 2 ** 32) % 2 ** 32 >= top);
+  const last = 1.05 * (done?.ms ?? Math.max(...data.map((p) => p.ms)));
   const left = 70, bottom = 40, plotW = 620, plotH = 300;
   const width = left + plotW + 30, height = plotH + bottom + 50;
-  const x = (ms: number) => left + (ms / last) * plotW;
+  // From a little before the first data segment (the handshake and the
+  // programs' start come first).
+  const first = Math.max(0, data[0].ms - 0.05 * (last - data[0].ms));
+  const x = (ms: number) => left + ((ms - first) / (last - first)) * plotW;
   const y = (offset: number) => 20 + plotH - (offset / top) * plotH;
   const parts: string[] = [];
   parts.push(
@@ -577,7 +598,7 @@ async function lossySegments(): Promise<Picture | null> {
       y(top)
     }"/>`,
     `<text class="small faint" x="${left + plotW / 2}" y="${y(0) + 32}" ` +
-      `text-anchor="middle">time (ms since the first packet)</text>`,
+      `text-anchor="middle">time (ms since the first packet, the SYN)</text>`,
     `<text class="small faint" x="12" y="${y(top) - 6}">KiB sent</text>`,
   );
   for (let k = 0; k <= top / 1024; k += 8) {
@@ -588,7 +609,7 @@ async function lossySegments(): Promise<Picture | null> {
   }
   const ticks = 4;
   for (let i = 0; i <= ticks; i++) {
-    const ms = (last * i) / ticks;
+    const ms = first + ((last - first) * i) / ticks;
     parts.push(
       `<text class="small faint" x="${x(ms)}" y="${y(0) + 16}" ` +
         `text-anchor="middle">${ms.toFixed(1)}</text>`,
@@ -599,7 +620,9 @@ async function lossySegments(): Promise<Picture | null> {
   let acked = 0;
   for (const p of acks) {
     const offset = (p.ack - isn - 1 + 2 ** 32) % 2 ** 32;
-    if (offset < acked || offset > top) continue;
+    if (offset < acked || offset > top || p.ms > last || p.ms < first) {
+      continue;
+    }
     path2 +=
       `${path2 ? "L" : "M"}${x(p.ms).toFixed(1)} ${y(acked).toFixed(1)}` +
       `L${x(p.ms).toFixed(1)} ${y(offset).toFixed(1)}`;

@@ -492,7 +492,14 @@ export const SCENARIOS: Record<string, Scenario> = {
   },
 
   async "lab-loss"() {
-    return await lab("loss", [], "A lossy cable", "commands");
+    // 100 datagrams (not the lab's 1,000): few enough that the lab lists
+    // every lost one, which the book's picture draws.
+    return await lab(
+      "loss",
+      ["--count", "100", "--size", "65536"],
+      "A lossy cable",
+      "commands",
+    );
   },
 };
 
