@@ -120,6 +120,8 @@ export interface SvgOptions {
    * "under" each arrow, which keeps the picture narrow (for a phone).
    */
   notes?: "beside" | "under";
+  /** The times in the margin in seconds (the default) or milliseconds. */
+  timeUnit?: "s" | "ms";
 }
 
 /**
@@ -234,7 +236,11 @@ export function sequenceSvg(
     if (arrow.ms !== undefined) {
       parts.push(
         `<text class="time" x="${leftX - 10}" y="${y + 4}"` +
-          ` text-anchor="end">${(arrow.ms / 1000).toFixed(3)} s</text>`,
+          ` text-anchor="end">${
+            options.timeUnit === "ms"
+              ? `${arrow.ms.toFixed(3)} ms`
+              : `${(arrow.ms / 1000).toFixed(3)} s`
+          }</text>`,
       );
     }
   });

@@ -19,6 +19,7 @@ import type { Token } from "./highlight.ts";
 import { comment, document, inline, sections, slug } from "./markdown.ts";
 import {
   findPages,
+  OUT,
   type Page,
   relative,
   ROOT,
@@ -33,9 +34,6 @@ import {
   type Terminal,
   type Transcript,
 } from "./transcript.ts";
-
-/** Where the site goes. */
-export const OUT = new URL("_book/", ROOT);
 
 const TITLE = "Chapter 12, Networking";
 

@@ -50,6 +50,9 @@ export async function tokenize(source: string): Promise<Token[][]> {
     lang: "typescript",
     themes: { light: "github-light-default", dark: "github-dark-default" },
     includeExplanation: "scopeName",
+    // No time limit per line: shiki's default (500 ms) cuts a line short
+    // on a busy machine, and the colours would depend on the load.
+    tokenizeTimeLimit: 0,
   });
   return result.tokens.map((line) =>
     line.map((token) => {

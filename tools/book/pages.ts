@@ -21,6 +21,9 @@ import { sections, table } from "./markdown.ts";
 /** The project's top folder. */
 export const ROOT = new URL("../../", import.meta.url);
 
+/** Where the site goes (git ignores it). */
+export const OUT = new URL("_book/", ROOT);
+
 export interface Page {
   /** The file it is made from (from the top), "" for made-up pages. */
   path: string;

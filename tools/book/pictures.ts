@@ -93,7 +93,12 @@ function sequencePicture(
   sequence: Sequence,
   fields: Omit<Picture, "id" | "svg" | "standalone">,
 ): Picture {
-  const drawing = sequenceSvg(sequence, { id, maxLabel: 48, notes: "under" });
+  const drawing = sequenceSvg(sequence, {
+    id,
+    maxLabel: 48,
+    notes: "under",
+    timeUnit: "ms",
+  });
   return { id, svg: drawing, standalone: drawing, ...fields };
 }
 

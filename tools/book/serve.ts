@@ -9,8 +9,7 @@
  *
  * @module
  */
-import { OUT } from "./build.ts";
-import { ROOT } from "./pages.ts";
+import { OUT, ROOT } from "./pages.ts";
 
 const TYPES: Record<string, string> = {
   html: "text/html; charset=utf-8",
