@@ -246,12 +246,15 @@ function runBox(page: Page): string {
     config.tasks;
   const lines = page.tasks.map((task) => {
     const [name, ...rest] = task.split(" ");
-    const command = tasks[name]?.command.replace(/^deno /, "deno ") ?? "";
-    return `<li><code>deno task ${escape(task)}</code> runs <code>${
-      escape([command, ...rest].join(" "))
-    }</code></li>`;
+    const command = [tasks[name]?.command ?? "", ...rest].join(" ");
+    return `<span class="prompt">$ </span><b>deno task ${escape(task)}</b>\n` +
+      `<span class="prompt">  runs </span>${escape(command)}`;
   });
-  return lines.length ? `<ul class="runs">${lines.join("")}</ul>` : "";
+  return lines.length
+    ? `<figure class="runs"><figcaption>How to run it (the task's ` +
+      `command line, with the permissions it grants):</figcaption>` +
+      `<pre>${lines.join("\n")}</pre></figure>`
+    : "";
 }
 
 interface Context {

@@ -41,7 +41,28 @@ linkDenoApis(commentRenderer);
 
 /** Prose from comments as HTML. */
 export function comment(text: string): string {
-  return commentRenderer.render(text);
+  return keepFlagsWhole(commentRenderer.render(text));
+}
+
+/**
+ * `--port` and `-N` in prose kept on one line: a browser may break a line
+ * after a hyphen, and `-` at the end of one line with `-port` on the next
+ * reads as something else. (Only outside code, which never wraps.)
+ */
+function keepFlagsWhole(html: string): string {
+  let inCode = 0;
+  return html.split(/(<[^>]+>)/).map((part) => {
+    if (part.startsWith("<")) {
+      if (/^<(code|pre)\b/.test(part)) inCode++;
+      if (/^<\/(code|pre)>/.test(part)) inCode--;
+      return part;
+    }
+    if (inCode > 0) return part;
+    return part.replace(
+      /(^|[\s(])(--?[A-Za-z][\w=.:,-]*)/g,
+      '$1<span class="flag">$2</span>',
+    );
+  }).join("");
 }
 
 /** Where a link to a project file should go (relative), or null. */

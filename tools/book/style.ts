@@ -86,8 +86,13 @@ p.meta, p.note, span.source, footer {
 }
 .intro { max-width: 48rem; }
 .intro pre code, .prose pre code { font-size: 13px; }
-ul.runs { padding-left: 1.2rem; font-size: 0.95rem; }
-ul.runs code { font-size: 0.82em; }
+figure.runs { margin: 1rem 0; }
+figure.runs figcaption { font-size: 0.92rem; color: var(--muted); }
+figure.runs pre { font-size: 13px; }
+.runs .prompt { color: var(--muted); }
+@media (max-width: 40rem) {
+  h1 { font-size: 1.45rem; }
+}
 
 /* Prose beside code: two columns on a wide screen, one on a phone. */
 .segment .prose p { margin: 0 0 0.5rem; }
@@ -114,6 +119,7 @@ ul.runs code { font-size: 0.82em; }
   .segment.only .source { display: none; }
 }
 a.api { color: inherit; text-decoration: underline dotted; }
+span.flag { white-space: nowrap; }
 a.api:hover { text-decoration-style: solid; }
 
 /* Transcripts: two terminals side by side when there is room. */
