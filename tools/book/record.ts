@@ -192,12 +192,18 @@ async function defaultPort(task: string): Promise<number> {
   return defaults.get(task)!;
 }
 
-/** Waits until a server has printed all it will about the last client. */
+/**
+ * Waits until a server has printed all it will about the last client: no
+ * new line for 250 ms (on a busy machine a line may lag behind the
+ * client's end), at most 5 s.
+ */
 async function settle(process: TaskProcess): Promise<void> {
-  let seen = -1;
-  for (let i = 0; i < 20 && seen !== process.lineCount; i++) {
+  let seen = process.lineCount;
+  let quiet = 0;
+  for (let i = 0; i < 100 && quiet < 5; i++) {
+    await sleep(50);
+    quiet = process.lineCount === seen ? quiet + 1 : 0;
     seen = process.lineCount;
-    await sleep(60);
   }
 }
 
