@@ -115,6 +115,13 @@ export interface SvgOptions {
   id?: string;
   /** Longest label drawn, in characters (longer ones are cut with …). */
   maxLabel?: number;
+  /**
+   * Where the notes go: "beside" the right lifeline (the default), or
+   * "under" each arrow, which keeps the picture narrow (for a phone).
+   */
+  notes?: "beside" | "under";
+  /** The times in the margin in seconds (the default) or milliseconds. */
+  timeUnit?: "s" | "ms";
 }
 
 /**
@@ -135,12 +142,28 @@ export function sequenceSvg(
   const notes = sequence.arrows.map((a) => a.note ? visible(a.note) : "");
   const longestNote = Math.max(0, ...notes.map((note) => [...note].length));
   const timed = sequence.arrows.some((arrow) => arrow.ms !== undefined);
-  const leftX = timed ? 90 : 20;
-  const span = Math.max(220, Math.ceil(longest * char) + 40);
+  const under = options.notes === "under";
+  const widthOf = (text: string) => [...visible(text)].length * char;
+  // The names above the lifelines and the last line are centred: room for
+  // half of each on its side.
+  const leftX = Math.ceil(
+    Math.max(timed ? 90 : 20, widthOf(sequence.left) / 2 + 8),
+  );
+  const span = Math.ceil(Math.max(
+    220,
+    longest * char + 40,
+    under ? longestNote * char + 40 : 0,
+    sequence.end ? widthOf(sequence.end) - 2 * leftX + 16 : 0,
+  ));
   const rightX = leftX + span;
   const noteX = rightX + 16;
-  const width = Math.ceil(noteX + longestNote * char + 20);
-  const top = 44, step = 34;
+  const width = Math.ceil(Math.max(
+    under ? rightX + 20 : noteX + longestNote * char + 20,
+    rightX + widthOf(sequence.right) / 2 + 8,
+    (leftX + rightX) / 2 + (sequence.end ? widthOf(sequence.end) / 2 : 0) +
+      8,
+  ));
+  const top = 44, step = under ? 48 : 34;
   const bottom = top + step * sequence.arrows.length + 16;
   const height = bottom + (sequence.end ? 34 : 14);
   const parts: string[] = [];
@@ -199,7 +222,12 @@ export function sequenceSvg(
           `${y + 5}Z"/>`,
       );
     }
-    if (notes[index]) {
+    if (notes[index] && under) {
+      parts.push(
+        `<text class="note" x="${(leftX + rightX) / 2}" y="${y + 17}"` +
+          ` text-anchor="middle">${xml(notes[index])}</text>`,
+      );
+    } else if (notes[index]) {
       parts.push(
         `<text class="note" x="${noteX}" y="${y + 4}">${xml(notes[index])}` +
           `</text>`,
@@ -208,7 +236,11 @@ export function sequenceSvg(
     if (arrow.ms !== undefined) {
       parts.push(
         `<text class="time" x="${leftX - 10}" y="${y + 4}"` +
-          ` text-anchor="end">${(arrow.ms / 1000).toFixed(3)} s</text>`,
+          ` text-anchor="end">${
+            options.timeUnit === "ms"
+              ? `${arrow.ms.toFixed(3)} ms`
+              : `${(arrow.ms / 1000).toFixed(3)} s`
+          }</text>`,
       );
     }
   });

@@ -1,0 +1,297 @@
+// The book in a browser (tools/book/): every lesson has its page; the
+// transcripts on the pages are what the lessons print today (recorded
+// again here and compared); the examples in the lessons' headers are what
+// a real run prints; and a real browser (Debian's chromium, driven by
+// puppeteer-core) reads every page: no console error, no failed request,
+// no request that leaves the machine, every link and anchor resolves,
+// nothing scrolls sideways at 390 px but code, text and code readable in
+// light and dark, headings in order, every picture with a text
+// alternative, and no script at all.
+
+import { assert, assertEquals } from "@std/assert";
+import { build } from "../tools/book/build.ts";
+import { CHROMIUM, launch } from "../tools/book/browser.ts";
+import { answer } from "../tools/book/serve.ts";
+import { record } from "../tools/book/record.ts";
+import {
+  checkHeader,
+  difference,
+  readTranscripts,
+  type Transcript,
+} from "../tools/book/transcript.ts";
+import { ROOT } from "./_helpers.ts";
+import { inspect } from "./_book_page.js";
+
+/** The .ts and .md files of a folder (from the top), if it exists. */
+function filesOf(folder: string, endings = [".ts"]): string[] {
+  try {
+    return [...Deno.readDirSync(new URL(folder, ROOT))]
+      .filter((e) => e.isFile && endings.some((end) => e.name.endsWith(end)))
+      .map((e) => `${folder}${e.name}`).sort();
+  } catch {
+    return [];
+  }
+}
+
+const site = await Deno.makeTempDir({ prefix: "book-test-" });
+const OUT = new URL(`file://${site}/`);
+let built: Promise<string[]> | undefined;
+/** The book, built once for all the tests below; its pages' site paths. */
+function book(): Promise<string[]> {
+  built ??= build(OUT).then((pages) => pages.map((page) => page.url));
+  return built;
+}
+
+let fresh: Promise<Map<string, Transcript | "skip">> | undefined;
+/** Every lesson run again now, as the recorder runs them. */
+function freshRuns() {
+  fresh ??= record();
+  return fresh;
+}
+
+Deno.test("book: every lesson, the chat, the lab and the hands-on part have a page, linked from the index", async () => {
+  const urls = await book();
+  const index = await Deno.readTextFile(new URL("index.html", OUT));
+  const files = [
+    ...filesOf("chapters/"),
+    ...filesOf("chat/", [".ts", ".md"]),
+    ...filesOf("tools/lab/"),
+    ...["activity/", "exercises/"].flatMap((f) => filesOf(f, [".md", ".ts"])),
+  ];
+  assert(files.length > 20, `only ${files.length} files found`);
+  for (const file of files) {
+    const url = file.endsWith("README.md")
+      ? file.replace(/README\.md$/, "index.html")
+      : file.replace(/\.(ts|md)$/, ".html");
+    assert(urls.includes(url), `${file} has no page`);
+    assert(index.includes(`href="${url}"`), `the index does not link ${url}`);
+    const html = await Deno.readTextFile(new URL(url, OUT));
+    // The whole file is on the page: each of its code lines is there.
+    if (file.endsWith(".ts")) {
+      const source = await Deno.readTextFile(new URL(file, ROOT));
+      const text = html.replace(/<[^>]+>/g, "").replaceAll("&lt;", "<")
+        .replaceAll("&gt;", ">").replaceAll("&quot;", '"')
+        .replaceAll("&amp;", "&");
+      const code = source.split("\n").filter((l) => /^\s*[\w}{)(]/.test(l));
+      for (const line of code) {
+        assert(
+          text.includes(line.trim()),
+          `${file}: "${line}" not on the page`,
+        );
+      }
+    }
+  }
+  assert(urls.includes("wrong.html"), "no page for what the book gets wrong");
+});
+
+Deno.test("book: no page has a script, and the pages link on in the book's order", async () => {
+  const urls = await book();
+  for (const url of urls) {
+    const html = await Deno.readTextFile(new URL(url, OUT));
+    assert(!/<script\b|\son\w+=/i.test(html), `${url} has a script`);
+    if (url !== urls.at(-1) && url !== "index.html") {
+      assert(/rel="next"/.test(html), `${url} has no link to the next page`);
+    }
+  }
+  const index = await Deno.readTextFile(new URL("index.html", OUT));
+  const order = [...index.matchAll(/href="(chapters\/[^"]+)"/g)]
+    .map((m) => m[1]);
+  assert(
+    order.indexOf("chapters/12_1_address.html") <
+      order.indexOf("chapters/12_6_pickle.html"),
+    "the index is not in the book's order",
+  );
+});
+
+Deno.test("book: the committed transcripts are what the lessons print today", async () => {
+  const committed = readTranscripts();
+  const runs = await freshRuns();
+  const stale: string[] = [];
+  for (const [name, run] of runs) {
+    if (run === "skip") {
+      console.log(`  (${name}: the lab cannot run here; not compared)`);
+      continue;
+    }
+    const old = committed.get(name);
+    if (!old) stale.push(`${name}: not recorded yet`);
+    else {
+      const differs = difference(old, run);
+      if (differs) stale.push(differs);
+    }
+    // Nothing of a cold cache ("Download https://...") in a transcript.
+    const text = JSON.stringify(run);
+    assert(!/Download https?:/.test(text), `${name} caught a download line`);
+  }
+  assertEquals(
+    stale,
+    [],
+    `transcripts no longer match a fresh run: deno task book-record\n` +
+      stale.join("\n"),
+  );
+});
+
+Deno.test("book: the examples in the lessons' headers are what a real run prints", async () => {
+  const runs = await freshRuns();
+  const transcripts = [...runs.values()].filter((t) => t !== "skip")
+    .concat([...readTranscripts().values()]);
+  const wrong: string[] = [];
+  for (const file of [...filesOf("chapters/"), "chat/chat.ts"]) {
+    const source = await Deno.readTextFile(new URL(file, ROOT));
+    const found = checkHeader(source, transcripts);
+    // The header's own first example is one the recorder runs.
+    assert(found.checked.length > 0, `${file}: no example of it was run`);
+    for (const { command, line } of found.wrong) {
+      wrong.push(`${file}: \`${command}\` did not print "${line}"`);
+    }
+  }
+  assertEquals(wrong, [], wrong.join("\n"));
+});
+
+// ---------------------------------------------------------------------
+// In a real browser
+
+/** What the page says about itself, measured in the browser. */
+export interface Report {
+  ids: string[];
+  links: string[];
+  headings: number[];
+  unlabelled: string[];
+  lowContrast: string[];
+  wide: string[];
+}
+
+let hasBrowser = false;
+try {
+  hasBrowser = Deno.statSync(CHROMIUM).isFile;
+} catch {
+  // No browser here: the test below says so and is skipped.
+}
+
+Deno.test({
+  name:
+    `book: every page in a real browser (${CHROMIUM}), light and dark, 390 and 1280 px wide`,
+  ignore: !hasBrowser,
+  // puppeteer talks to the browser through timers and pipes of its own,
+  // which it closes after the test's last await.
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const urls = await book();
+    const server = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+      (request) => answer(request, OUT),
+    );
+    const origin = `http://127.0.0.1:${server.addr.port}`;
+    const opened = await launch();
+    if ("missing" in opened) throw new Error(opened.missing);
+    const problems: string[] = [];
+    const ids = new Map<string, string[]>();
+    const links = new Set<string>();
+    try {
+      const tab = await opened.browser.newPage();
+      await tab.setRequestInterception(true);
+      let current = "";
+      tab.on("request", (request) => {
+        const url = request.url();
+        if (url.startsWith(`${origin}/`) || url.startsWith("data:")) {
+          request.continue();
+        } else {
+          problems.push(`${current}: a request leaves the machine: ${url}`);
+          request.abort();
+        }
+      });
+      tab.on("console", (message) => {
+        if (message.type() === "error") {
+          problems.push(`${current}: console error: ${message.text()}`);
+        }
+      });
+      tab.on("pageerror", (error) => problems.push(`${current}: ${error}`));
+      tab.on("requestfailed", (request) => {
+        if (request.url().startsWith(origin)) {
+          problems.push(`${current}: request failed: ${request.url()}`);
+        }
+      });
+      tab.on("response", (response) => {
+        if (response.status() >= 400) {
+          problems.push(`${current}: ${response.status()} ${response.url()}`);
+        }
+      });
+      for (const url of urls) {
+        current = url;
+        await tab.setViewport({ width: 390, height: 800 });
+        await tab.emulateMediaFeatures([
+          { name: "prefers-color-scheme", value: "light" },
+        ]);
+        await tab.goto(`${origin}/${url}`, { waitUntil: "load" });
+        const light = await tab.evaluate(inspect) as Report;
+        await tab.emulateMediaFeatures([
+          { name: "prefers-color-scheme", value: "dark" },
+        ]);
+        const dark = await tab.evaluate(inspect) as Report;
+        await tab.setViewport({ width: 1280, height: 800 });
+        const wide = await tab.evaluate(inspect) as Report;
+        ids.set(url, light.ids);
+        for (const link of light.links) links.add(`${url} ${link}`);
+        for (const line of light.wide) {
+          problems.push(`${url} at 390 px: ${line}`);
+        }
+        for (const line of wide.wide) {
+          problems.push(`${url} at 1280 px: ${line}`);
+        }
+        for (const line of light.lowContrast) {
+          problems.push(`${url} light: contrast ${line}`);
+        }
+        for (const line of dark.lowContrast) {
+          problems.push(`${url} dark: contrast ${line}`);
+        }
+        for (const line of light.unlabelled) {
+          problems.push(`${url}: no text alternative: ${line}`);
+        }
+        const [first, ...rest] = light.headings;
+        if (first !== 1 || rest.includes(1)) {
+          problems.push(`${url}: not one h1 first (${light.headings})`);
+        }
+        light.headings.forEach((level, i) => {
+          if (i > 0 && level > light.headings[i - 1] + 1) {
+            problems.push(`${url}: h${light.headings[i - 1]} then h${level}`);
+          }
+        });
+      }
+    } finally {
+      await opened.close();
+      await server.shutdown();
+    }
+    // Every link inside the book leads to a page, and its #anchor to an id
+    // on that page; links out go to Deno's documentation or the web, and
+    // are never requested.
+    for (const entry of links) {
+      const [from, href] = entry.split(" ");
+      if (!href.startsWith(`${origin}/`)) continue;
+      const target = new URL(href);
+      const path = target.pathname.slice(1) || "index.html";
+      if (path.endsWith(".html")) {
+        const found = ids.get(path);
+        if (!found) problems.push(`${from}: link to a missing page ${path}`);
+        else if (target.hash && !found.includes(target.hash.slice(1))) {
+          problems.push(`${from}: link to a missing anchor ${href}`);
+        }
+      } else {
+        try {
+          await Deno.stat(new URL(path, OUT));
+        } catch {
+          problems.push(`${from}: link to a missing file ${path}`);
+        }
+      }
+    }
+    assertEquals(problems, [], problems.slice(0, 40).join("\n"));
+  },
+});
+
+Deno.test({
+  name: "book: the built site is removed",
+  sanitizeResources: false,
+  async fn() {
+    await book();
+    await Deno.remove(site, { recursive: true });
+  },
+});
