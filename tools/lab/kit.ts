@@ -604,11 +604,20 @@ export class Lab {
   }
 }
 
+/** What became of a namespace the lab set out to remove. */
+export interface Removal {
+  /** It was there, and now it is not. */
+  removed: boolean;
+  /** Why it could not be removed (ip's own words); "" if it could. */
+  error: string;
+}
+
 /**
- * Kills every process inside namespace `ns`, then deletes `ns`. Returns
- * why it could not (ip's own words), or "" when it is gone.
+ * Kills every process inside namespace `ns`, then deletes `ns`. A namespace
+ * that is already gone (its own run, or another `lab clean`, removed it
+ * meanwhile) is neither removed nor an error.
  */
-export async function removeNamespace(ns: string): Promise<string> {
+export async function removeNamespace(ns: string): Promise<Removal> {
   for (let attempt = 0; attempt < 5; attempt++) {
     const pids = (await run("ip", ["netns", "pids", ns])).stdout.split(/\s+/)
       .filter((pid) => /^\d+$/.test(pid));
@@ -616,8 +625,11 @@ export async function removeNamespace(ns: string): Promise<string> {
     await run("ip", ["netns", "exec", ns, "kill", "-KILL", ...pids]);
     await sleep(100);
   }
-  const removed = await run("ip", ["netns", "del", ns]);
-  return removed.code === 0 ? "" : removed.stderr.trim().split("\n")[0];
+  const del = await run("ip", ["netns", "del", ns]);
+  if (del.code === 0) return { removed: true, error: "" };
+  const error = del.stderr.trim().split("\n")[0];
+  const gone = /No such file or directory/.test(error);
+  return { removed: false, error: gone ? "" : error };
 }
 
 /** The lab's namespaces on this computer: of runs gone, of runs going. */

@@ -164,12 +164,13 @@ if (!(await findIp())) {
 
 if (experiment === "clean") {
   const { dead, live } = await leftovers();
+  const removed: string[] = [];
   const failed: string[] = [];
   for (const ns of dead) {
-    const why = await removeNamespace(ns);
-    if (why) failed.push(`${ns} (${why})`);
+    const { removed: done, error } = await removeNamespace(ns);
+    if (error) failed.push(`${ns} (${error})`);
+    if (done) removed.push(ns);
   }
-  const removed = dead.filter((ns) => !failed.some((f) => f.startsWith(ns)));
   if (removed.length > 0) {
     console.log(`Removed ${removed.join(", ")} (and anything running there).`);
   } else if (failed.length === 0) {

@@ -523,7 +523,9 @@ function took(lossy: Transfer, good: Transfer): string {
   const [now, then] = [lossy.seconds.toFixed(2), good.seconds.toFixed(2)];
   const times = lossy.seconds / Math.max(good.seconds, 0.001);
   return times >= 1.5
-    ? `took ${now} s instead of ${then} s (${times.toFixed(0)} times as long)`
+    ? `took ${now} s instead of ${then} s (${
+      count(Math.round(times))
+    } times as long)`
     : `took ${now} s, about as long as without loss (${then} s)`;
 }
 
