@@ -7,8 +7,9 @@
  *
  * Every tool runs through `ip`: `ip netns exec NS iptables ...` runs
  * iptables inside computer NS, and `ip netns exec NS deno run ...` runs a
- * lesson there. So the lab itself needs permission to run only `ip` (and
- * `unshare`, for an ordinary user: see lab.ts).
+ * lesson there. So the lab itself needs permission to run only `ip`
+ * (wherever it is: see findIp()) and `unshare`, for an ordinary user (see
+ * lab.ts).
  *
  * @module
  */

@@ -17,7 +17,7 @@
  * 2. TCP: the same 4 MiB as on a path without loss arrive whole (the same
  *    SHA-256 on both sides, both times). The price is time, and the work
  *    the kernel did: its own counter (RetransSegs) says how many segments
- *    it sent again. At high loss TCP crawls, or gives up ("unless the
+ *    it sent again. At high loss TCP may crawl, or give up ("unless the
  *    connection fails", the book says), but what it delivers is always
  *    exactly what was sent, in order.
  *
@@ -275,7 +275,14 @@ export function resends(
       RetransSegs; ${count(failed)} of those tries failed at once inside A's
       own kernel, TcpExt TCPRetransFail)`
     : `A's kernel sent ${plural(tries, "segment")} again (Tcp RetransSegs)`;
-  return { tries, failed, twice, phrase };
+  /** The same in brackets' words: "Tcp RetransSegs counted 12 resends". */
+  const tally = `Tcp RetransSegs counted ${plural(tries, "resend")}${
+    failed > 0
+      ? `, ${count(failed)} of which failed at once inside A, TcpExt
+        TCPRetransFail`
+      : ""
+  }`;
+  return { tries, failed, twice, phrase, tally };
 }
 
 /** A transfer's outcome, in a sentence or two, from its figures. */
@@ -463,9 +470,9 @@ export async function loss(lab: Lab, options: LossOptions): Promise<void> {
   );
   if (options.loss >= 0.3) {
     paragraph(
-      `(At this loss TCP crawls: many segments are lost again and again,
-      and A waits longer after each loss in a row. The lab stops the
-      transfer after ${TRANSFER_SECONDS} s; a smaller --size may finish.)`,
+      `(At this loss TCP may crawl: when the same segment is lost again
+      and again, A waits longer after each loss in a row. The lab stops
+      the transfer if it has not finished after ${TRANSFER_SECONDS} s.)`,
       "  ",
     );
   }

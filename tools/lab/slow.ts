@@ -77,6 +77,9 @@ function speed(bits: number): string {
   return `${+(bits / scale).toPrecision(3)} ${unit}`;
 }
 
+/** 0 -> "none", 46 -> "only 46". */
+const only = (n: number) => n === 0 ? "none" : `only ${count(n)}`;
+
 export async function slow(lab: Lab, options: SlowOptions): Promise<void> {
   const cable = bitsPerSecond(options.rate);
   console.log("Lab: a slow cable (how fast TCP and UDP send)");
@@ -108,7 +111,7 @@ export async function slow(lab: Lab, options: SlowOptions): Promise<void> {
   const least = Math.max(0, options.size - BURST) * 8 / cable;
   if (least > TRANSFER_SECONDS * 0.8) {
     paragraph(
-      `(At ${speed(cable)}, ${mib(options.size)} need at least
+      `(At ${speed(cable)}, sending ${mib(options.size)} takes at least
       ${least.toFixed(0)} s; the lab stops the transfer after
       ${TRANSFER_SECONDS} s.)`,
       "  ",
@@ -139,9 +142,14 @@ export async function slow(lab: Lab, options: SlowOptions): Promise<void> {
       both sides: yes.`;
   }
   if (tcpDrops > 0) {
+    // A failed send to the queue on A is an error TCP sees at once: it
+    // shrinks its window (Linux: tcp_enter_cwr) and tries again later.
     tcpSays += ` The queue in front of the cable overflowed: it dropped
-      ${plural(tcpDrops, "packet")} that came faster than they could leave;
-      ${resent.phrase} and slowed down.`;
+      ${plural(tcpDrops, "packet")} that came faster than they could leave.
+      The queue is on A itself, so A's TCP learned of each drop at once,
+      slowed down, and tried those segments again later${
+      resent.tries > 0 ? ` (${resent.tally})` : ""
+    }.`;
   } else if (resent.tries > 0) {
     tcpSays += ` The queue dropped nothing, yet ${resent.phrase}: segments
       whose acknowledgement it had waited for too long.`;
@@ -163,6 +171,19 @@ export async function slow(lab: Lab, options: SlowOptions): Promise<void> {
   heading(
     `2. UDP: ${count(options.count)} datagrams of 1,000 bytes from A to B`,
   );
+  if ((await queueStats()).waiting > 0) {
+    // The TCP transfer was stopped with packets still waiting: empty the
+    // queue, or they would go before the datagrams, slowly.
+    paragraph(
+      `(The stopped transfer left packets in the queue; a new queue in its
+      place starts empty:)`,
+      "  ",
+    );
+    await lab.exec(a, [
+      ...["tc", "qdisc", "replace", "dev", aDev, "root", "tbf"],
+      ...["rate", options.rate, "burst", "16kb", "limit", "32kb"],
+    ], true);
+  }
   const dropsBefore = (await queueStats()).dropped;
   const aBefore = await lab.snmp(a);
   const bBefore = await lab.snmp(b);
@@ -181,8 +202,7 @@ export async function slow(lab: Lab, options: SlowOptions): Promise<void> {
         snmp["Udp.RcvbufErrors"] - bBefore["Udp.RcvbufErrors"];
     },
   );
-  const { dropped, waiting } = await queueStats();
-  const queue = dropped - dropsBefore;
+  const queue = (await queueStats()).dropped - dropsBefore;
   const aAfter = await lab.snmp(a);
   const bAfter = await lab.snmp(b);
   const told = aAfter["Udp.SndbufErrors"] - aBefore["Udp.SndbufErrors"];
@@ -200,10 +220,9 @@ export async function slow(lab: Lab, options: SlowOptions): Promise<void> {
     udpSays += ` Neither the queue (tc -s qdisc) nor B's receive buffer (Udp
       RcvbufErrors) dropped any.`;
   }
-  if (udp.unaccounted > 0 || waiting > 0) {
-    udpSays += ` ${
-      count(Math.max(udp.unaccounted, waiting))
-    } were still on their way (in the queue) when the lab stopped waiting.`;
+  if (udp.unaccounted > 0) {
+    udpSays += ` ${count(udp.unaccounted)} were still on their way (in the
+      queue) when the lab stopped waiting.`;
   }
   if (told > 0) {
     udpSays += ` A's kernel knew of the queue's drops: it counted
@@ -235,17 +254,19 @@ export async function slow(lab: Lab, options: SlowOptions): Promise<void> {
     ? `UDP lost nothing this time: ${sent}, and all of them arrived, as
       the queue and B's receive buffer had room for every one`
     : queue + buffer === 0
-    ? `UDP did not pace itself: ${sent}, and only
-      ${count(udp.arrived.length)} had arrived when the lab stopped
-      waiting; the rest were still in the cable's queue`
+    ? `UDP did not pace itself: ${sent}, and ${
+      only(udp.arrived.length)
+    } had arrived when the lab stopped waiting; the rest were still in the
+      cable's queue`
     : queue >= buffer
-    ? `UDP did not pace itself: ${sent}, but only
-      ${count(udp.arrived.length)} arrived; the queue dropped
+    ? `UDP did not pace itself: ${sent}, but ${
+      only(udp.arrived.length)
+    } arrived; the queue dropped
       ${count(queue)}${
       buffer > 0 ? ` and B's receive buffer ${count(buffer)}` : ""
     }, and nobody told the sender's program`
     : `UDP did not pace itself: ${sent}, and the cable kept up, but B's
-      program did not: only ${count(udp.arrived.length)} arrived, its full
+      program did not: ${only(udp.arrived.length)} arrived, its full
       receive buffer dropped ${count(buffer)}${
       queue > 0 ? ` and the queue ${count(queue)}` : ""
     }, and nobody told the sender's program`;
