@@ -4,8 +4,10 @@
  * kernel counters that must add up exactly), and proof that everything a
  * run made is gone afterwards: no namespace named after it, and no process
  * carrying its mark (every process the lab starts inherits the environment
- * variable LAB_TEST_MARK we give it), also after Ctrl-C and after kill -9
- * followed by `lab clean`.
+ * variable LAB_TEST_MARK we give it), also after Ctrl-C, after kill -9
+ * followed by `lab clean` (as root), after kill -9 alone (as an ordinary
+ * user: nothing may outlive the lab), after a signal during the lab's
+ * first probe, and beside `lab clean` run again and again.
  *
  * The lab needs Linux with root or unprivileged user namespaces; elsewhere
  * `lab check` exits 77 and these tests are skipped (the reason is printed).
@@ -53,6 +55,16 @@ async function namespaces(pid: number): Promise<string[]> {
     .filter((name) => name.startsWith(`denolab-${pid}-`));
 }
 
+/** Runs `deno task lab clean` (as root) and returns what it printed. */
+async function clean(env: Record<string, string> = {}): Promise<Finished> {
+  const process = TaskProcess.spawn(
+    Deno.execPath(),
+    [...taskArgs("lab"), "clean"],
+    { env: { NO_COLOR: "1", ...env } },
+  );
+  return await process.finished(30_000);
+}
+
 /**
  * The processes whose environment holds our mark. (grep reads /proc for
  * us: Deno may read it only with --allow-all.)
@@ -98,14 +110,25 @@ function digests(stdout: string): [string[], string[]] {
   return [sent, received];
 }
 
+Deno.test("lab, lab help and lab --help print the help", async () => {
+  for (const args of [[], ["help"], ["--help"], ["loss", "--help"]]) {
+    const result = await runTask("lab", args);
+    assertEquals(result.code, 0, `lab ${args.join(" ")}: ${result.stderr}`);
+    assertMatch(result.stdout, /^Usage: deno task lab EXPERIMENT/);
+    assertMatch(result.stdout, /--loss P .*0 to 0\.9/);
+    assertEquals(result.stderr, "");
+  }
+});
+
 Deno.test("lab: a usage error is one line on stderr and exit 2", async () => {
   for (
     const args of [
-      [],
       ["nonsense"],
       ["capture"],
       ["loss", "--loss", "2"],
+      ["loss", "--loss", "0.95"],
       ["slow", "--rate", "fast"],
+      ["slow", "--rate", "100gbit"],
       ["loss", "--count", "0"],
       ["router", "--bogus"],
     ]
@@ -134,7 +157,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "lab loss: UDP loses about 20%, every loss counted; TCP intact",
+  name: "lab loss: the router drops about 20%, seen on both cables; TCP intact",
   ignore: unavailable,
   fn: async () => {
     const { code, stdout, stderr } = await lab(["loss"], 120_000);
@@ -143,23 +166,29 @@ Deno.test({
     const [, arrived, lost] = text.match(
       /Arrived: ([\d,]+) of 1,000\. Lost: ([\d,]+)/,
     )!;
-    const [, cable, buffer] = text.match(
-      /the cable dropped ([\d,]+) \(iptables\), B's full receive buffer ([\d,]+)/,
+    // The captures: every datagram left A; those missing on B's cable are
+    // exactly as many as the router's own counter says it dropped.
+    const [, reached, missing, dropped] = text.match(
+      /tcpdump saw all 1,000 leave A and ([\d,]+) reach B's end of the cable; the ([\d,]+) missing there went into the router and never came out \(its rule 2 counted ([\d,]+) drops\)/,
     )!;
+    assertEquals(int(reached) + int(missing), 1000);
+    assertEquals(int(missing), int(dropped));
+    const [, buffer] = text.match(/receive buffer dropped ([\d,]+) more/)!;
     assertEquals(int(arrived) + int(lost), 1000);
-    // Lost = dropped by the cable + dropped by the full receive buffer.
-    assertEquals(int(lost), int(cable) + int(buffer));
-    // The cable drops each datagram with probability 0.2: 200 on average,
+    // Lost = dropped by the router + dropped by B's full receive buffer.
+    assertEquals(int(lost), int(dropped) + int(buffer));
+    // The router drops each datagram with probability 0.2: 200 on average,
     // standard deviation sqrt(1000 * 0.2 * 0.8) = 12.6; 5 of them is 63.
-    assert(Math.abs(int(cable) - 200) <= 63, `the cable dropped ${cable}`);
-    assert(Math.abs(int(lost) - 200) <= 63 || int(buffer) > 0, text);
+    assert(Math.abs(int(dropped) - 200) <= 63, `the router dropped ${dropped}`);
     assertMatch(text, /every send\(\) succeeded/);
     const [sent, received] = digests(stdout);
     assertEquals(sent.length, 2);
-    assertEquals(sent, received); // good cable, lossy cable: both intact
-    assertMatch(text, /The same SHA-256 on both sides: yes/);
+    assertEquals(sent, received); // without loss, with loss: both intact
+    assertEquals(sent[0], sent[1]); // and the same bytes both times
+    assertMatch(text, /The same SHA-256 on both sides, and the same as on/);
     const [, resent] = text.match(/A's kernel sent ([\d,]+) segments? again/)!;
     assert(int(resent) > 0, text);
+    assertMatch(text, /tcp_rto_max_ms \(Linux 6\.15 and later\)/);
   },
 });
 
@@ -185,6 +214,22 @@ Deno.test({
     assertMatch(text, /every send\(\) succeeded/);
     const [, told] = text.match(/counted ([\d,]+) in Udp SndbufErrors/)!;
     assert(int(told) >= 1, text);
+  },
+});
+
+Deno.test({
+  name: "lab slow --rate 10gbit: what it says follows what it measured",
+  ignore: unavailable,
+  fn: async () => {
+    const args = ["slow", "--rate", "10gbit", "--count", "5"];
+    const { code, stdout, stderr } = await lab([...args, "--size", "65536"]);
+    assertEquals(code, 0, stdout + stderr);
+    const text = flat(stdout);
+    // 5 datagrams of 1,000 bytes fit the 32 KB queue and B's buffer.
+    assertMatch(text, /Arrived: 5 of 5\. Neither the queue/);
+    assertMatch(text, /UDP lost nothing this time/);
+    assert(!/only \d+ arrived|did not pace/.test(text), text);
+    assertMatch(text, /64 KiB in [\d.]+ s: .* on a cable of 10 Gbit\/s/);
   },
 });
 
@@ -296,6 +341,86 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "lab clean beside live labs: only what runs that ended left",
+  ignore: unavailable,
+  fn: async () => {
+    // Three runs, one after the other, each while two loops run `lab
+    // clean` again and again: while the run makes its namespaces, uses
+    // them, and removes them at its end.
+    for (let run = 0; run < 3; run++) {
+      const mark = crypto.randomUUID();
+      const process = startLab(["router"], mark);
+      let done = false;
+      const cleans: Finished[] = [];
+      const loop = async () => {
+        while (!done) cleans.push(await clean());
+      };
+      const loops = [loop(), loop()];
+      const finished = await process.finished(60_000).finally(() => {
+        done = true;
+      });
+      await Promise.all(loops);
+      assertEquals(finished.code, 0, finished.stdout + finished.stderr);
+      assertMatch(flat(finished.stdout), /All \d+ packets crossed/);
+      assert(cleans.length >= 2, `only ${cleans.length} cleans`);
+      for (const result of cleans) {
+        assertEquals(result.code, 0, result.stdout + result.stderr);
+        assert(
+          !new RegExp(`Removed .*denolab-${process.pid}-`).test(result.stdout),
+          `lab clean removed a live run's namespace: ${result.stdout}`,
+        );
+      }
+      await assertNothingLeft(process.pid, mark);
+    }
+  },
+});
+
+Deno.test({
+  name: "lab: a signal while the first probe's namespace exists removes it",
+  ignore: unavailable,
+  fn: async () => {
+    // As root, `lab check` makes denolab-PID-probe for some milliseconds:
+    // watch for it, and send SIGTERM the moment it is there.
+    let caught = 0;
+    for (let attempt = 0; attempt < 20 && caught < 3; attempt++) {
+      const mark = crypto.randomUUID();
+      const process = startLab(["check"], mark);
+      let seen = false;
+      const ended = process.finished(30_000);
+      let over = false;
+      ended.finally(() => over = true).catch(() => {});
+      while (!over && !seen) {
+        seen = (await namespaces(process.pid)).length > 0;
+      }
+      if (seen) process.kill("SIGTERM");
+      const { code, stdout } = await ended;
+      await assertNothingLeft(process.pid, mark);
+      if (seen && code !== 0) {
+        caught++;
+        assertEquals(code, 143, stdout);
+        assertMatch(stdout, /Stopping \(SIGTERM\)[^]*Removed\.$/);
+      }
+    }
+    assert(caught > 0, "never caught the probe's namespace");
+  },
+});
+
+Deno.test({
+  name: "lab clean works with a PATH that leaves out ip's folder",
+  ignore: unavailable,
+  fn: async () => {
+    // ip is in /usr/sbin or /sbin on many systems (or /usr/bin, here too);
+    // an ordinary user's PATH often has neither.
+    for (const path of ["/usr/local/bin:/usr/bin:/bin", "/usr/local/bin"]) {
+      const { code, stdout, stderr } = await clean({ PATH: path });
+      assertEquals(code, 0, `PATH=${path}: ${stdout}${stderr}`);
+      assertEquals(stderr, "");
+      assertMatch(stdout, /^(Nothing to clean|Removed)/);
+    }
+  },
+});
+
 // As an ordinary user (no sudo): root can check that by running the lab as
 // user nobody, which needs Deno, this folder and a Deno cache it can read.
 async function asNobody(): Promise<string[] | string> {
@@ -343,27 +468,45 @@ if (!unavailable && !nobodyCan) {
 }
 
 Deno.test({
-  name: "lab as an ordinary user: runs in its own user namespace, no sudo",
+  name: "lab as an ordinary user: its own user namespace, gone with the lab",
   ignore: !nobodyCan,
-  fn: async () => {
+  fn: async (t) => {
     assertMatch(nobodyCheck!.stdout, /as this user, inside a user namespace/);
     const [program, ...args] = nobody as string[];
     const home = args.find((arg) => arg.startsWith("HOME="))!.slice(5);
-    const mark = crypto.randomUUID();
-    try {
-      const process = TaskProcess.spawn(program, [...args, "router"], {
+    const start = (more: string[], mark: string) =>
+      TaskProcess.spawn(program, [...args, ...more], {
         env: { NO_COLOR: "1", LAB_TEST_MARK: mark },
       });
-      const { code, stdout, stderr } = await process.finished(60_000);
-      assertEquals(code, 0, stdout + stderr);
-      assertMatch(stdout, /TTL 64\s+TTL 63/);
-      await assertNothingLeft(process.pid, mark);
+    try {
+      await t.step("runs the router experiment, no sudo", async () => {
+        const mark = crypto.randomUUID();
+        const process = start(["router"], mark);
+        const { code, stdout, stderr } = await process.finished(60_000);
+        assertEquals(code, 0, stdout + stderr);
+        assertMatch(stdout, /TTL 64\s+TTL 63/);
+        await assertNothingLeft(process.pid, mark);
+      });
+      await t.step("kill -9 of the lab ends everything in it", async () => {
+        const mark = crypto.randomUUID();
+        // At 100 kbit/s the 256 KiB transfer takes 21 s.
+        const process = start(["slow", "--rate", "100kbit"], mark);
+        await process.waitForLine(/tcp_bulk\.ts send/);
+        assert((await marked(mark)).length >= 4); // lab, unshare, lab, B
+        process.kill("SIGKILL");
+        // Within 5 s, nothing it started may be running any more.
+        for (let i = 0; i < 50 && (await marked(mark)).length > 0; i++) {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        assertEquals(await marked(mark), [], "processes left behind");
+        const { signal } = await process.finished(10_000);
+        assertEquals(signal, "SIGKILL");
+      });
     } finally {
       await Deno.remove(home, { recursive: true });
     }
   },
 });
-
 // The temporary Deno cache for nobody, when the test above was skipped.
 if (Array.isArray(nobody) && !nobodyCan) {
   const home = nobody.find((arg) => arg.startsWith("HOME="))!.slice(5);

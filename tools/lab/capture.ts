@@ -9,8 +9,9 @@
  *                          three-way handshake, the greeting, the goodbye
  *   greeting.pcapng        the same packets in pcapng, Wireshark's format
  *   udp.pcap               udp-server on A, udp-client on B: two datagrams
- *   lossy.pcap             32 KiB through a cable that drops 20% of the
- *                          packets to B: the same segment sent twice
+ *   lossy.pcap             32 KiB from A to B while B's firewall drops
+ *                          20% of the TCP packets reaching it, captured
+ *                          on A: the same segment sent twice
  *   loopback-offload.pcap  the greeting on one computer's loopback (lo),
  *                          where checksum offload leaves TCP checksums
  *                          unfinished in the capture
@@ -131,7 +132,14 @@ export async function captures(lab: Lab, dir: string): Promise<void> {
   }
   files["udp.pcap"] = await stopCapture(dump);
 
-  heading("3. lossy.pcap: 32 KiB from A to B, 20% of packets to B dropped");
+  heading("3. lossy.pcap: 32 KiB from A to B; B's firewall drops 20%");
+  paragraph(
+    `(iptables on B drops 20% of the TCP packets that reach B, at random,
+    first letting the SYN through. The capture is on A's end of the cable,
+    so it shows each lost segment sent, and sent again; for packets lost
+    between two computers, captured on both sides, see deno task lab loss.)`,
+    "  ",
+  );
   const random = ["-m", "statistic", "--mode", "random", "--probability"];
   await lab.exec(b, [
     ...["iptables", "-A", "INPUT", "-p", "tcp"],

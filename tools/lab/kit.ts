@@ -7,8 +7,9 @@
  *
  * Every tool runs through `ip`: `ip netns exec NS iptables ...` runs
  * iptables inside computer NS, and `ip netns exec NS deno run ...` runs a
- * lesson there. So the lab itself needs permission to run only `ip` (and
- * `unshare`, for an ordinary user: see lab.ts).
+ * lesson there. So the lab itself needs permission to run only `ip`
+ * (wherever it is: see findIp()) and `unshare`, for an ordinary user (see
+ * lab.ts).
  *
  * @module
  */
@@ -20,11 +21,21 @@ export const PREFIX = "denolab-";
 /** One sentence for the reader: the lab prints it as `error: ...`. */
 export class LabError extends Error {}
 
-// Tools such as iptables and tc live in /usr/sbin, which an ordinary
-// user's PATH often leaves out; `ip netns exec` looks them up in PATH.
-const path = (Deno.env.get("PATH") ?? "/usr/local/bin:/usr/bin:/bin")
-  .split(":");
-for (const dir of ["/usr/local/sbin", "/usr/sbin", "/sbin"]) {
+// Tools such as ip, iptables and tc live in /usr/sbin or /sbin, which an
+// ordinary user's PATH often leaves out; `ip netns exec` looks them up in
+// PATH. So everything the lab runs gets PATH with the system's folders
+// added at the end.
+const path = (Deno.env.get("PATH") ?? "").split(":").filter((dir) => dir);
+for (
+  const dir of [
+    "/usr/local/sbin",
+    "/usr/local/bin",
+    "/usr/sbin",
+    "/usr/bin",
+    "/sbin",
+    "/bin",
+  ]
+) {
   if (!path.includes(dir)) path.push(dir);
 }
 /** The environment of everything the lab runs. */
@@ -33,6 +44,36 @@ export const ENV = {
   NO_COLOR: "1",
   DENO_NO_UPDATE_CHECK: "1",
 };
+
+/**
+ * Where `ip` is: found in PATH, or else at /usr/sbin/ip or /sbin/ip. Deno
+ * lets the lab run exactly these: the task grants
+ * `--allow-run=ip,/usr/sbin/ip,/sbin/ip,...` (a name in --allow-run means
+ * the file PATH finds for it when Deno starts, a full path means itself).
+ */
+let ipProgram = "ip";
+
+/** Finds `ip` (see above); false if it is nowhere the lab may run it. */
+export async function findIp(): Promise<boolean> {
+  for (const candidate of ["ip", "/usr/sbin/ip", "/sbin/ip"]) {
+    try {
+      await new Deno.Command(candidate, {
+        args: ["-V"],
+        env: ENV,
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }).output();
+      ipProgram = candidate;
+      return true;
+    } catch (error) {
+      const absent = error instanceof Deno.errors.NotFound ||
+        error instanceof Deno.errors.NotCapable;
+      if (!absent) throw error;
+    }
+  }
+  return false;
+}
 
 /** A namespace, and the name the experiment calls it by ("A", "router"). */
 export interface Computer {
@@ -269,7 +310,7 @@ export interface Output {
 export async function run(program: string, args: string[]): Promise<Output> {
   let output: Deno.CommandOutput;
   try {
-    output = await new Deno.Command(program, {
+    output = await new Deno.Command(program === "ip" ? ipProgram : program, {
       args,
       env: ENV,
       stdin: "null",
@@ -342,14 +383,30 @@ export class Lab {
   }
 
   /**
+   * A new network namespace, `denolab-PID-LABEL`: the run's process id in
+   * its name tells `lab clean` whose it is. Written down before it exists,
+   * so that cleanup removes it even if a signal comes while it is made.
+   */
+  async namespace(label: string): Promise<string> {
+    const ns = `${this.run}-${label.toLowerCase()}`;
+    this.#namespaces.push(ns);
+    await this.ip(["netns", "add", ns]);
+    return ns;
+  }
+
+  /** Removes a namespace this run made, now, and forgets it. */
+  async remove(ns: string): Promise<void> {
+    await removeNamespace(ns);
+    this.#namespaces = this.#namespaces.filter((name) => name !== ns);
+  }
+
+  /**
    * A new computer: a network namespace with its loopback up and IPv6 off
    * (or every capture fills with IPv6's own chatter).
    */
   async computer(label: string): Promise<Computer> {
-    const c = { label, ns: `${this.run}-${label.toLowerCase()}`, cables: 0 };
+    const c = { label, ns: await this.namespace(label), cables: 0 };
     this.width = Math.max(this.width, label.length);
-    this.#namespaces.push(c.ns); // before it exists: cleanup tries it anyway
-    await this.ip(["netns", "add", c.ns]);
     await this.exec(c, [
       "sysctl",
       "-qw",
@@ -421,6 +478,8 @@ export class Lab {
       echo?: boolean;
       stdin?: boolean;
       raw?: boolean;
+      /** What error messages call it (default: its program's name). */
+      name?: string;
     } = {},
   ): Program {
     if (this.closing) throw new LabError("the lab is stopping");
@@ -431,7 +490,7 @@ export class Lab {
     if (this.verbose) {
       console.log(`  # ip netns exec ${c.ns} ${argv.join(" ")}`);
     }
-    const child = new Deno.Command("ip", {
+    const child = new Deno.Command(ipProgram, {
       args: ["netns", "exec", c.ns, ...argv],
       cwd: ROOT,
       env: ENV,
@@ -439,7 +498,8 @@ export class Lab {
       stdout: "piped",
       stderr: "piped",
     }).spawn();
-    const program = new Program(`${c.label}'s ${argv[0]}`, child, {
+    const name = options.name ?? argv[0];
+    const program = new Program(`${c.label}'s ${name}`, child, {
       stdin: options.stdin ?? false,
       raw: options.raw ?? false,
       echo: options.echo === false ? undefined : `  ${this.pad(c)} | `,
@@ -462,12 +522,15 @@ export class Lab {
     args: string[] = [],
     options: { echo?: boolean; stdin?: boolean } = {},
   ): Program {
-    const program = this.start(
+    return this.start(
       c,
       [Deno.execPath(), "run", "--no-prompt", ...flags, file, ...args],
-      { ...options, show: ["deno run", ...flags, file, ...args].join(" ") },
+      {
+        ...options,
+        show: ["deno run", ...flags, file, ...args].join(" "),
+        name: [file.split("/").at(-1), ...args.slice(0, 1)].join(" "),
+      },
     );
-    return program;
   }
 
   /**
@@ -483,15 +546,18 @@ export class Lab {
     return this.start(c, [Deno.execPath(), ...taskArgs(name), ...args], {
       ...options,
       show: ["deno task", name, ...args].join(" "),
+      name: `deno task ${name}`,
     });
   }
 
   /**
-   * The kernel's own counters in computer `c`, from /proc/net/snmp:
+   * The kernel's own counters in computer `c`, from /proc/net/snmp and
+   * /proc/net/netstat (both are pairs of lines, names then values):
    * `{"Tcp.RetransSegs": 711, "Udp.RcvbufErrors": 0, ...}`.
    */
   async snmp(c: Computer): Promise<Record<string, number>> {
-    const lines = (await this.exec(c, ["cat", "/proc/net/snmp"])).split("\n");
+    const files = ["/proc/net/snmp", "/proc/net/netstat"];
+    const lines = (await this.exec(c, ["cat", ...files])).split("\n");
     const counters: Record<string, number> = {};
     for (let i = 0; i + 1 < lines.length; i += 2) {
       const [group, ...names] = lines[i].split(/\s+/);
@@ -539,8 +605,20 @@ export class Lab {
   }
 }
 
-/** Kills every process inside namespace `ns`, then deletes `ns`. */
-export async function removeNamespace(ns: string): Promise<void> {
+/** What became of a namespace the lab set out to remove. */
+export interface Removal {
+  /** It was there, and now it is not. */
+  removed: boolean;
+  /** Why it could not be removed (ip's own words); "" if it could. */
+  error: string;
+}
+
+/**
+ * Kills every process inside namespace `ns`, then deletes `ns`. A namespace
+ * that is already gone (its own run, or another `lab clean`, removed it
+ * meanwhile) is neither removed nor an error.
+ */
+export async function removeNamespace(ns: string): Promise<Removal> {
   for (let attempt = 0; attempt < 5; attempt++) {
     const pids = (await run("ip", ["netns", "pids", ns])).stdout.split(/\s+/)
       .filter((pid) => /^\d+$/.test(pid));
@@ -548,27 +626,59 @@ export async function removeNamespace(ns: string): Promise<void> {
     await run("ip", ["netns", "exec", ns, "kill", "-KILL", ...pids]);
     await sleep(100);
   }
-  await run("ip", ["netns", "del", ns]);
+  const del = await run("ip", ["netns", "del", ns]);
+  if (del.code === 0) return { removed: true, error: "" };
+  const error = del.stderr.trim().split("\n")[0];
+  const gone = /No such file or directory/.test(error);
+  return { removed: false, error: gone ? "" : error };
 }
 
-/**
- * Namespaces left by runs that were killed before they could clean up:
- * named `denolab-PID-...` where process PID is no longer a lab. Namespaces
- * of a run still going (another terminal, another test) are left alone.
- */
-export async function leftovers(): Promise<string[]> {
+/** The lab's namespaces on this computer: of runs gone, of runs going. */
+export interface Namespaces {
+  /** Left by runs that ended without cleaning up (kill -9): remove them. */
+  dead: string[];
+  /** Of runs still going (another terminal, another test): leave them. */
+  live: string[];
+}
+
+/** The lab's namespaces (`denolab-PID-...`), sorted by whether PID lives. */
+export async function leftovers(): Promise<Namespaces> {
   const list = await run("ip", ["netns", "list"]);
   const names = list.stdout.split("\n").map((line) => line.split(" ")[0])
     .filter((name) => name.startsWith(PREFIX));
-  const dead: string[] = [];
+  const found: Namespaces = { dead: [], live: [] };
   for (const name of names) {
-    const pid = name.slice(PREFIX.length).split("-")[0];
-    // Deno may read /proc only with --allow-all; `cat` may, and `ip netns
-    // exec` runs it (inside the namespace, which sees the same processes).
-    const cmdline = /^\d+$/.test(pid) && Number(pid) !== Deno.pid
-      ? await run("ip", ["netns", "exec", name, "cat", `/proc/${pid}/cmdline`])
-      : undefined;
-    if (!cmdline?.stdout.includes("lab.ts")) dead.push(name);
+    found[await running(name) ? "live" : "dead"].push(name);
   }
-  return dead;
+  return found;
+}
+
+/**
+ * Whether the run that made namespace `ns` (`denolab-PID-...`) is still
+ * going: process PID is alive and is the lab (its command line names
+ * lab.ts). When in doubt, yes: better a namespace left for the next
+ * `lab clean` than one pulled from under a live run.
+ */
+async function running(ns: string): Promise<boolean> {
+  const pid = ns.slice(PREFIX.length).split("-")[0];
+  // Not a lab's name; or ours: this run has made no namespace yet (it
+  // looks before it makes any), so one with our number is an older run's.
+  if (!/^[1-9]\d*$/.test(pid) || Number(pid) === Deno.pid) return false;
+  // Deno may read /proc only with --allow-all; `cat` may, and `ip netns
+  // exec` runs it (inside the namespace, which sees the same processes).
+  const cat = await run("ip", [
+    "netns",
+    "exec",
+    ns,
+    "cat",
+    `/proc/${pid}/cmdline`,
+  ]);
+  if (cat.code === 0) return cat.stdout.includes("lab.ts");
+  // cat ran and found no such process: that run has ended.
+  if (/^cat: .*No such file/.test(cat.stderr)) return false;
+  // ip could not enter the namespace (a live run is making or removing
+  // it right now), or cat was killed there (by that run's own cleanup):
+  // the run is going if its process exists (`ip netns identify PID` reads
+  // /proc/PID/ns/net, and fails if there is no process PID).
+  return (await run("ip", ["netns", "identify", pid])).code === 0;
 }

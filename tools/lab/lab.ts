@@ -6,18 +6,26 @@
  * everything it made, also on Ctrl-C and on failure.
  *
  *   deno task lab two-computers   servers on A, clients on B (12.4, 12.5)
- *   deno task lab loss            a lossy cable: UDP loses, TCP resends
+ *   deno task lab loss            a lossy router: UDP loses, TCP resends
  *   deno task lab slow            a slow cable: TCP paces itself, UDP not
  *   deno task lab router          client - router - server, TTL 64 -> 63
  *   deno task lab capture DIR     packet captures for deno task headers
  *   deno task lab check           can the lab run here, and how
  *   deno task lab clean           remove what a killed run left behind
+ *   deno task lab help            the experiments and their flags
  *
  * It needs Linux, and either root or (as an ordinary user, no sudo)
  * unprivileged user namespaces: then it runs itself again inside
  * `unshare --user --net --mount --pid ...`, where it may make namespaces
- * of its own, and all of them vanish when it ends. Anywhere else it says
- * what it needs in one sentence and exits with status 77.
+ * of its own, and all of them vanish when it ends, however it ends (even
+ * by kill -9: see again() below). Anywhere else it says what it needs in
+ * one sentence and exits with status 77.
+ *
+ * As root its namespaces are the computer's own, named after the run
+ * (`denolab-PID-a`), so that you can look into them from another terminal
+ * (`ip netns exec denolab-PID-a ss -tn`). A run killed by kill -9 cannot
+ * remove them: the next run, or `lab clean`, does, and only those whose
+ * run has ended (process PID is gone); other runs' are left alone.
  *
  * Each experiment is in its own file, with a header that says what to look
  * for: two_computers.ts, loss.ts, slow.ts, router.ts, capture.ts.
@@ -30,6 +38,7 @@ import { ROOT } from "../task_process.ts";
 import { captures } from "./capture.ts";
 import {
   ENV,
+  findIp,
   Lab,
   LabError,
   leftovers,
@@ -46,19 +55,26 @@ const HELP = `Usage: deno task lab EXPERIMENT [--verbose] [flags]
 Experiments with real packets between "computers" made on this one (Linux;
 as root, or as an ordinary user where user namespaces are allowed):
   two-computers  servers on computer A, their clients on B (12.4, 12.5)
-  loss           a lossy cable: UDP loses datagrams, TCP resends (12.2)
+  loss           a router that loses packets: UDP loses datagrams, TCP
+                 sends again (12.2)
   slow           a slow cable: TCP paces itself, UDP overflows the queue
   router         client - router - server: TTL 64 arrives as 63 (Fig. 12.3)
   capture DIR    write greeting.pcap, greeting.pcapng, udp.pcap, lossy.pcap
                  and loopback-offload.pcap to DIR, for deno task headers
   check          say whether the lab can run here, and how
-  clean          remove namespaces (${PREFIX}*) left by a killed run
+  clean          remove namespaces (${PREFIX}PID-*) left by runs killed
+                 before they could clean up (PID no longer running)
+  help           this help
 Flags:
-  --loss P       loss: fraction of packets the cable drops (default 0.2)
-  --rate RATE    slow: the cable's speed, e.g. 1mbit, 500kbit (default 1mbit)
-  --count N      loss, slow: UDP datagrams to send (default 1000, 2000)
-  --size BYTES   loss, slow: bytes of the TCP transfer (default 4194304,
-                 262144)
+  --loss P       loss: fraction of packets the router drops, 0 to 0.9
+                 (default 0.2)
+  --rate RATE    slow: the cable's speed, 8kbit to 10gbit, e.g. 1mbit,
+                 500kbit (default 1mbit)
+  --count N      loss, slow: UDP datagrams to send, 1 to 100000 (default
+                 1000, 2000)
+  --size BYTES   loss, slow: bytes of the TCP transfer, 1 to 67108864
+                 (default 4194304, 262144); the lab stops a transfer that
+                 has not finished after 60 s
   --verbose      print every command the lab runs`;
 
 const EXPERIMENTS = [
@@ -95,7 +111,10 @@ function unavailable(why: string): never {
   );
 }
 
-if (Deno.args.includes("--help")) exit(0, HELP);
+const first = Deno.args[0];
+if (first === undefined || first === "help" || Deno.args.includes("--help")) {
+  exit(0, HELP);
+}
 const flags = parseArgs(Deno.args, {
   string: ["loss", "rate", "count", "size"],
   boolean: ["verbose", "in-userns"],
@@ -120,8 +139,11 @@ const rate = flags.rate ?? "1mbit";
 const datagrams = number(flags.count, experiment === "slow" ? 2000 : 1000);
 const size = number(flags.size, experiment === "slow" ? 262144 : 4194304);
 if (!(lossRate >= 0 && lossRate <= 0.9)) usage("--loss must be 0 to 0.9");
-if (!(bitsPerSecond(rate) >= 8000)) {
-  usage("--rate must be like 1mbit or 500kbit, at least 8kbit");
+// tc's token bucket needs a burst (16 KB here) of at least what the rate
+// carries in one clock tick: above 10gbit it may pass nothing at all.
+const bits = bitsPerSecond(rate);
+if (!(bits >= 8000 && bits <= 10e9)) {
+  usage("--rate must be like 1mbit or 500kbit, from 8kbit to 10gbit");
 }
 if (!(Number.isInteger(datagrams) && datagrams >= 1 && datagrams <= 100000)) {
   usage("--count must be a whole number from 1 to 100000");
@@ -132,6 +154,99 @@ if (!(Number.isInteger(size) && size >= 1 && size <= 64 * 1048576)) {
 
 if (Deno.build.os !== "linux") {
   unavailable(`this is ${Deno.build.os}, not Linux`);
+}
+if (!(await findIp())) {
+  unavailable('"ip" is in none of PATH, /usr/sbin and /sbin');
+}
+
+// ---------------------------------------------------------------------
+// lab clean: remove what killed runs left, and nothing of runs going on
+
+if (experiment === "clean") {
+  const { dead, live } = await leftovers();
+  const removed: string[] = [];
+  const failed: string[] = [];
+  for (const ns of dead) {
+    const { removed: done, error } = await removeNamespace(ns);
+    if (error) failed.push(`${ns} (${error})`);
+    if (done) removed.push(ns);
+  }
+  if (removed.length > 0) {
+    console.log(`Removed ${removed.join(", ")} (and anything running there).`);
+  } else if (failed.length === 0) {
+    console.log(
+      `Nothing to clean: no namespace ${PREFIX}* is left from a run that ` +
+        `has ended.`,
+    );
+  }
+  if (live.length > 0) {
+    console.log(
+      `Left alone, as their runs are still going: ${live.join(", ")}.`,
+    );
+  }
+  if (failed.length > 0) {
+    exit(
+      1,
+      `could not remove ${failed.join(", ")}${
+        Deno.uid() === 0 ? "" : "; only root can: run this as root"
+      }.`,
+    );
+  }
+  Deno.exit(0);
+}
+
+// ---------------------------------------------------------------------
+// Stopping: on Ctrl-C (SIGINT), SIGTERM and SIGHUP, from the very start
+
+const lab = new Lab(flags.verbose);
+/** The lab run again inside a user namespace (see again()), if it is. */
+let inside:
+  | { child: Deno.ChildProcess; pipe: WritableStreamDefaultWriter }
+  | undefined;
+let stopping = false;
+
+function signalNumber(signal: string): number {
+  return { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 }[signal] ?? 1;
+}
+
+/** console.log, when nobody may be reading any more (kill -9 outside). */
+function say(text: string): void {
+  try {
+    console.log(text);
+  } catch {
+    // Our standard output is gone; the cleanup goes on.
+  }
+}
+
+/** Removes everything the lab made, and ends: `why` is a signal's name. */
+function stop(why: string): void {
+  if (stopping) return; // a Ctrl-C may arrive twice: terminal, deno task
+  stopping = true;
+  const code = why.startsWith("SIG") ? 128 + signalNumber(why) : 1;
+  if (inside) {
+    // Tell the lab inside (its standard input ends; see again()), and
+    // give it 5 s to clean up; then SIGKILL for unshare ends all of it.
+    const { child, pipe } = inside;
+    pipe.write(new TextEncoder().encode(why)).then(() => pipe.close())
+      .catch(() => {});
+    setTimeout(() => {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // It has ended.
+      }
+    }, 5000);
+    child.status.then(() => Deno.exit(code));
+    return;
+  }
+  say(`\nStopping (${why}): removing everything the lab made.`);
+  lab.close().then(() => {
+    say("Removed.");
+    Deno.exit(code);
+  });
+}
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+  Deno.addSignalListener(signal, () => stop(signal));
 }
 
 // ---------------------------------------------------------------------
@@ -176,19 +291,24 @@ function userns(): string[] {
 /** In there, a fresh /run: `ip netns add` keeps its namespaces in it. */
 const FRESH_RUN = 'mount -t tmpfs tmpfs /run && exec "$@"';
 
+/**
+ * As root: make a namespace (through `lab`, so that a signal meanwhile
+ * removes it too) and try the tools in it. Else: the same inside a user
+ * namespace, which vanishes with everything in it when the test ends.
+ */
 async function probe(): Promise<"root" | "user"> {
-  await run("ip", ["-V"]).catch(() => unavailable('"ip" was not found'));
   let why = "";
   if (Deno.uid() === 0) {
-    const ns = `${PREFIX}${Deno.pid}-probe`;
-    const made = await run("ip", ["netns", "add", ns]);
-    if (made.code === 0) {
-      const tools = await run("ip", ["netns", "exec", ns, "sh", "-c", TOOLS]);
-      await removeNamespace(ns);
-      if (tools.stdout.trim()) unavailable(missing(tools.stdout));
+    const ns = await lab.namespace("probe").catch((error) => {
+      if (!(error instanceof LabError)) throw error;
+      why = `root cannot make namespaces (${error.message})`;
+    });
+    if (ns) {
+      const tools = await lab.ip(["netns", "exec", ns, "sh", "-c", TOOLS]);
+      await lab.remove(ns);
+      if (tools.trim()) unavailable(missing(tools));
       return "root";
     }
-    why = `root cannot make namespaces (${made.stderr.trim()})`;
   }
   const test = `ip netns add probe || exit 1\n${TOOLS}`;
   const inside = await run("unshare", [
@@ -211,6 +331,14 @@ async function probe(): Promise<"root" | "user"> {
 /**
  * Runs this same program again inside a user namespace of its own, with
  * the lab task's own flags from deno.json, and ends with its status.
+ *
+ * Everything inside lives only as long as the lab inside: it is process
+ * 1 of its own process namespace, and when process 1 ends, the kernel
+ * ends every other process there; with the last one go the namespaces.
+ * And the lab inside lives only as long as we do: its standard input is
+ * a pipe from us, on which we never write until we stop. When we end, in
+ * any way, even by kill -9, the kernel closes our end of the pipe; the lab
+ * inside reads the end of its input, cleans up and ends (see watch()).
  */
 async function again(): Promise<never> {
   const words = config.tasks.lab.command.split(/\s+/);
@@ -224,89 +352,56 @@ async function again(): Promise<never> {
     ],
     cwd: ROOT,
     env: ENV,
-    stdin: "inherit",
+    stdin: "piped",
     stdout: "inherit",
     stderr: "inherit",
   }).spawn();
-  // Ctrl-C in a terminal reaches the lab inside too, which cleans up and
-  // ends; give it 5 s. Any other signal (and Ctrl-C sent to us alone): end
-  // unshare, whose --kill-child ends everything inside, namespaces and all.
-  let stoppedBy: Deno.Signal | undefined;
-  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-    Deno.addSignalListener(signal, () => {
-      if (stoppedBy) return;
-      stoppedBy = signal;
-      if (signal !== "SIGINT") {
-        console.log(`\nStopping (${signal}): ending the lab and all in it.`);
-      }
-      setTimeout(() => child.kill("SIGKILL"), signal === "SIGINT" ? 5000 : 0);
-    });
-  }
+  inside = { child, pipe: child.stdin.getWriter() };
   const status = await child.status;
-  if (stoppedBy && status.signal === "SIGKILL") {
-    Deno.exit(128 + signalNumber(stoppedBy));
-  }
+  // After a signal, stop() ends us with the signal's status.
+  if (stopping) await new Promise(() => {});
   Deno.exit(status.signal ? 128 + signalNumber(status.signal) : status.code);
 }
 
-function signalNumber(signal: Deno.Signal): number {
-  return { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 }[
-    signal as string
-  ] ?? 1;
+/**
+ * Inside (see again()): when our standard input ends, the lab outside has
+ * ended or is stopping (it wrote which signal stopped it): stop too.
+ */
+async function watch(): Promise<void> {
+  let text = "";
+  try {
+    for await (const chunk of Deno.stdin.readable) {
+      text += new TextDecoder().decode(chunk);
+    }
+  } catch {
+    // Read errors end the input as well.
+  }
+  stop(/^SIG[A-Z]+$/.test(text) ? text : "the lab outside has ended");
 }
 
 // ---------------------------------------------------------------------
 // The run
 
-if (experiment === "clean") {
-  const names = await leftovers();
-  for (const ns of names) await removeNamespace(ns);
-  const still = new Set(await leftovers());
-  const removed = names.filter((ns) => !still.has(ns));
-  if (names.length === 0) {
-    console.log(
-      `Nothing to clean: no namespace ${PREFIX}* is left from a killed run.`,
-    );
-  } else if (removed.length > 0) {
-    console.log(`Removed ${removed.join(", ")} (and anything running there).`);
-  }
-  if (still.size > 0) {
-    exit(1, `could not remove ${[...still].join(", ")}: run this as root.`);
-  }
-  Deno.exit(0);
-}
-
-const as = flags["in-userns"] ? "inside" : await probe();
-if (experiment === "check") {
-  console.log(
-    as === "root"
-      ? "The lab can run here, as root."
-      : "The lab can run here, as this user, inside a user namespace of its own.",
-  );
-  Deno.exit(0);
-}
-if (as === "user") await again();
-
-const lab = new Lab(flags.verbose);
-// A run killed before it could clean up (kill -9) left its namespaces.
-for (const ns of await leftovers()) await removeNamespace(ns);
-
-let stopping = false;
-for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-  Deno.addSignalListener(signal, () => {
-    if (stopping) return; // `deno task` passes one Ctrl-C on twice
-    stopping = true;
-    console.log(`\nStopping (${signal}): removing everything the lab made.`);
-    lab.close().then(() => {
-      console.log("Removed.");
-      Deno.exit(128 + signalNumber(signal));
-    });
-  });
-}
-
 let code = 0;
 const started = Date.now();
 try {
+  if (flags["in-userns"]) watch();
+  const as = flags["in-userns"] ? "inside" : await probe();
+  if (experiment === "check") {
+    console.log(
+      as === "root"
+        ? "The lab can run here, as root."
+        : "The lab can run here, as this user, inside a user namespace of its own.",
+    );
+    Deno.exit(0);
+  }
+  if (as === "user") await again();
+  // As root: runs killed before they could clean up (kill -9) left their
+  // namespaces; remove those (and only those: see leftovers()).
+  if (as === "root") {
+    for (const ns of (await leftovers()).dead) await removeNamespace(ns);
+  }
+
   if (experiment === "two-computers") await twoComputers(lab);
   if (experiment === "loss") {
     await loss(lab, { loss: lossRate, count: datagrams, size });
@@ -325,8 +420,8 @@ try {
     code = 1;
   }
 }
-// After a signal, the handler is cleaning up, and exits when done.
-if (stopping) await new Promise((resolve) => setTimeout(resolve, 60_000));
+// After a signal, stop() is cleaning up, and ends the program when done.
+if (stopping) await new Promise(() => {});
 await lab.close();
 const seconds = ((Date.now() - started) / 1000).toFixed(1);
 console.log(

@@ -1,5 +1,5 @@
 /**
- * Lab: a router in between (section 12.2, Figure 12.3: "the connection
+ * Lab: a router in between (section 12.4, Figure 12.3: "the connection
  * passes through several machines"). `deno task lab router`
  *
  * Three computers in a row: client, router, server. The client and the
@@ -29,10 +29,16 @@ import { type Packet, packets, readPcap } from "./pcap.ts";
 /**
  * Starts tcpdump on device `dev` in `c`. It writes each packet (-U) as soon
  * as it sees it (--immediate-mode) to its standard output (-w -), which
- * the lab reads.
+ * the lab reads; `filter` (e.g. "udp port 25000") keeps only some.
  */
-export async function capture(lab: Lab, c: Computer, dev: string) {
+export async function capture(
+  lab: Lab,
+  c: Computer,
+  dev: string,
+  filter = "",
+) {
   const argv = ["tcpdump", "-i", dev, "-U", "--immediate-mode", "-w", "-"];
+  if (filter) argv.push(...filter.split(" "));
   const tcpdump = lab.start(c, argv, {
     show: argv.join(" "),
     root: true,
@@ -50,24 +56,57 @@ export function describe(packet: Packet): string {
   return `${packet.source}:${packet.sourcePort} > ${packet.destination}:${packet.destinationPort}${flags}${data}`;
 }
 
-export async function router(lab: Lab): Promise<void> {
-  console.log(
-    "Lab: a router in between (section 12.2, Figure 12.3: several machines)",
-  );
-  const client = await lab.computer("client");
-  const middle = await lab.computer("router");
-  const server = await lab.computer("server");
-  const [clientDev] = await lab.cable(
-    client,
+/** Three computers in a row, and the router's two cables. */
+export interface Row {
+  left: Computer;
+  router: Computer;
+  right: Computer;
+  /** The left computer's cable, and the right one's (each has one). */
+  leftDev: string;
+  rightDev: string;
+  /** The router's cable to the left computer, and to the right one. */
+  toLeft: string;
+  toRight: string;
+}
+
+/**
+ * Builds LEFT 10.77.0.2 -- 10.77.0.1 router 10.77.0.129 -- 10.77.0.130
+ * RIGHT: two networks, 10.77.0.0/25 and 10.77.0.128/25, with a route from
+ * each side to the other through the router, which forwards packets.
+ * `show` prints the commands that make the routes.
+ */
+export async function row(
+  lab: Lab,
+  leftLabel: string,
+  rightLabel: string,
+  show: boolean,
+): Promise<Row> {
+  const left = await lab.computer(leftLabel);
+  const router = await lab.computer("router");
+  const right = await lab.computer(rightLabel);
+  const [leftDev, toLeft] = await lab.cable(
+    left,
     "10.77.0.2/25",
-    middle,
+    router,
     "10.77.0.1/25",
   );
-  const [, serverDev] = await lab.cable(
-    middle,
+  const [toRight, rightDev] = await lab.cable(
+    router,
     "10.77.0.129/25",
-    server,
+    right,
     "10.77.0.130/25",
+  );
+  const via = (c: Computer, gateway: string) =>
+    lab.exec(c, ["ip", "route", "add", "default", "via", gateway], show);
+  await via(left, "10.77.0.1");
+  await via(right, "10.77.0.129");
+  await lab.exec(router, ["sysctl", "-w", "net.ipv4.ip_forward=1"], show);
+  return { left, router, right, leftDev, rightDev, toLeft, toRight };
+}
+
+export async function router(lab: Lab): Promise<void> {
+  console.log(
+    "Lab: a router in between (section 12.4, Figure 12.3: several machines)",
   );
   paragraph(
     `Three computers in a row (each a Linux network namespace, each cable a
@@ -77,20 +116,12 @@ export async function router(lab: Lab): Promise<void> {
     reach the other directly. Each is told to send what is not on its own
     network to the router, and the router to pass packets on:`,
   );
-  await lab.exec(
-    client,
-    ["ip", "route", "add", "default", "via", "10.77.0.1"],
-    true,
-  );
-  await lab.exec(server, [
-    "ip",
-    "route",
-    "add",
-    "default",
-    "via",
-    "10.77.0.129",
-  ], true);
-  await lab.exec(middle, ["sysctl", "-w", "net.ipv4.ip_forward=1"], true);
+  const {
+    left: client,
+    right: server,
+    leftDev: clientDev,
+    rightDev: serverDev,
+  } = await row(lab, "client", "server", true);
 
   heading("1. Capture both cables, then the greeting from client to server");
   const near = await capture(lab, client, clientDev);
