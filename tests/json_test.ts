@@ -2,7 +2,7 @@
 // (`json-client`), each started through its deno task, and talked to with
 // real sockets.
 
-import { assert, assertEquals, assertMatch } from "@std/assert";
+import { assert, assertEquals, assertLess, assertMatch } from "@std/assert";
 import {
   freePort,
   type Listening,
@@ -10,6 +10,7 @@ import {
   sleep,
   TaskProcess,
 } from "./_helpers.ts";
+import { taskArgs } from "../tools/task_process.ts";
 
 const encoder = new TextEncoder();
 const BOOK_DATA = '{"name": "Johanna", "female": true}';
@@ -549,6 +550,69 @@ Deno.test("json-server turns away clients over 1024, with one log line for many"
   }
 });
 
+// The classic bug: a server that ends at the first failed accept(). With
+// 64 file descriptors (prlimit wraps the task's own command line), about 40
+// clients use them all up; accept() then fails with "Too many open files"
+// until one leaves. --timeout 600 keeps the idle sweeper out of the way, and
+// 64 is far below json-server's own cap of 1024 clients.
+Deno.test({
+  name:
+    "json-server out of file descriptors: one line for the burst, serves again after",
+  ignore: Deno.build.os !== "linux",
+  fn: async () => {
+    await using server = TaskProcess.spawn("/usr/bin/prlimit", [
+      "--nofile=64:64",
+      Deno.execPath(),
+      ...taskArgs("json-server"),
+      "--port",
+      "0",
+      "--timeout",
+      "600",
+    ], { env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" } });
+    const address = await server.listening();
+    const failed =
+      /^Cannot accept: Error: Too many open files \(os error 24\); retrying\.$/;
+    const crowd: Deno.Conn[] = [];
+    try {
+      // One client at a time, each until the server has either logged it or
+      // said it cannot accept: then every descriptor is in use.
+      while (!server.stdoutLines.some((line) => failed.test(line))) {
+        assert(crowd.length < 100, "100 clients and accept() never failed");
+        const conn = await Deno.connect(address);
+        crowd.push(conn);
+        const who = RegExp.escape(addressOf(conn));
+        await server.waitForLine(
+          new RegExp(`^Connected: ${who}$|${failed.source}`),
+        );
+      }
+      // Retries at 5, 10, 20, ... 640 ms: the burst goes on for 1.3 s, and
+      // its one line stays one.
+      await sleep(1500);
+      assertEquals(server.stdoutLines.filter((l) => failed.test(l)).length, 1);
+      assertEquals(server.stderrLines, []);
+      // Still listening: a connection is taken into the system's queue.
+      const queued = await Deno.connect(address);
+      queued.close();
+    } finally {
+      // All at once, so that they free their descriptors together.
+      for (const conn of crowd) conn.close();
+    }
+    // The crowd has left: a new client is served (within the next retry).
+    const client = await Deno.connect(address);
+    try {
+      await writeAll(client, encoder.encode(BOOK_DATA));
+      const echo = await readExactly(client, BOOK_DATA.length);
+      assertEquals(new TextDecoder().decode(echo), BOOK_DATA);
+    } finally {
+      client.close();
+    }
+    assertEquals(server.stdoutLines.filter((l) => failed.test(l)).length, 1);
+    const stopped = await server.stop();
+    assertEquals([stopped.code, stopped.stderr], [0, ""]);
+    assertEquals(stopped.stdout.split("\n").at(-1), "Server stopped (SIGINT).");
+  },
+});
+
 Deno.test("json-server hangs up on a client silent for --timeout seconds, not on a busy one", async () => {
   await using running = await startServer(["--timeout", "1"]);
   const { server, address } = running;
@@ -634,6 +698,55 @@ Deno.test("json-server stops on Ctrl-C with clients connected: 2 s to finish, ex
     closeQuietly(idle);
     closeQuietly(late);
     closeQuietly(flood);
+  }
+});
+
+Deno.test("json-server: two Ctrl-C 1 ms apart count as one; the grace holds", async () => {
+  await using running = await startServer();
+  const { server, address } = running;
+  const client = await Deno.connect(address);
+  try {
+    await server.waitForLine(/^Connected: /);
+    // `deno task` passes one Ctrl-C on twice, a millisecond apart.
+    server.kill("SIGINT");
+    await sleep(1);
+    server.kill("SIGINT");
+    await sleep(1000);
+    // Still within the 2 s: the connection is served.
+    await writeAll(client, encoder.encode("[1]"));
+    assertEquals(new TextDecoder().decode(await readExactly(client, 3)), "[1]");
+    const stopped = await server.finished();
+    assertEquals(stopped.code, 0);
+    assert(
+      stopped.stdout.includes(
+        `Disconnected: ${addressOf(client)} (echoed 3 bytes; stop)`,
+      ),
+      stopped.stdout,
+    );
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("json-server: a second Ctrl-C, 0.5 s or more after the first, ends the grace", async () => {
+  await using running = await startServer();
+  const { server, address } = running;
+  const idle = await Deno.connect(address);
+  try {
+    await server.waitForLine(/^Connected: /);
+    server.kill("SIGINT");
+    await sleep(600);
+    const second = Date.now();
+    server.kill("SIGINT");
+    const stopped = await server.finished();
+    // Without it, the grace would go on for 1.4 s more.
+    assertLess(Date.now() - second, 1200);
+    assertEquals(stopped.stdout.split("\n").slice(-2), [
+      `Disconnected: ${addressOf(idle)} (echoed 0 bytes; stop)`,
+      "Server stopped (SIGINT).",
+    ]);
+  } finally {
+    idle.close();
   }
 });
 
