@@ -297,8 +297,9 @@ Deno.test("json-client prints, and json-server logs, numbers and keys exactly as
 Deno.test("json-client and json-server show C1, bidi, zero-width and U+2028 characters as \\u{HEX}", async () => {
   await using running = await startServer();
   const { server, address: { port } } = running;
-  // U+009B is a one-byte "ESC [" for some terminals; U+202E writes what
-  // follows right-to-left; U+2066 is an isolate; U+200B is invisible.
+  // U+009B (CSI) is one character, two bytes in UTF-8, that some terminals
+  // obey as "ESC ["; U+202E writes what follows right-to-left; U+2066 is an
+  // isolate; U+200B is invisible.
   const data = '"a\u009bb\u202ec\u200bd\u2028e\u2066f\u007fg😀"';
   const shown = '"a\\u{9b}b\\u{202e}c\\u{200b}d\\u{2028}e\\u{2066}f\\u{7f}g😀"';
   const client = await runTask("json-client", [
@@ -855,6 +856,26 @@ Deno.test("json-client: a server that hangs up early, sends no JSON, or stays si
   }
 });
 
+// A timer over 2^31-1 ms (about 24.8 days) fires at once: --timeout 2147484
+// was "did not echo it all within 2147484 s", at once. A day is the most.
+Deno.test("json-client --timeout over a day is a usage error, a day works", async () => {
+  const result = await runTask("json-client", ["--timeout", "2147484"]);
+  assertEquals([result.code, result.stdout, result.stderr], [
+    2,
+    "",
+    "error: --timeout must be a number of seconds above 0, at most 86400 " +
+    "(run with --help for usage)",
+  ]);
+  await using running = await startServer();
+  const day = await runTask("json-client", [
+    "--port",
+    `${running.address.port}`,
+    "--timeout",
+    "86400",
+  ]);
+  assertEquals([day.code, day.stdout, day.stderr], [0, BOOK_DATA, ""]);
+});
+
 Deno.test("json-client --data that is not JSON: one line, exit 2", async () => {
   for (const data of ["{name: Ann}", "", "[1,"]) {
     const result = await runTask("json-client", ["--data", data]);
@@ -872,6 +893,10 @@ Deno.test("json-client --data that is not JSON: one line, exit 2", async () => {
 
 for (const task of ["json-server", "json-client"]) {
   const low = task === "json-server" ? 0 : 1;
+  // The client's --timeout is a timer: a day at most (see below).
+  const seconds = task === "json-server"
+    ? "--timeout must be a number of seconds above 0"
+    : "--timeout must be a number of seconds above 0, at most 86400";
   Deno.test(`${task} --help prints usage and exits 0`, async () => {
     const result = await runTask(task, ["--help"]);
     assertEquals(result.code, 0);
@@ -881,7 +906,7 @@ for (const task of ["json-server", "json-client"]) {
   const cases: [string[], string][] = [
     [["--port", "abc"], `--port must be a whole number from ${low} to 65535`],
     [["--port", "70000"], `--port must be a whole number from ${low} to 65535`],
-    [["--timeout", "0"], "--timeout must be a number of seconds above 0"],
+    [["--timeout", "0"], seconds],
     [["--colour"], 'unknown argument "--colour"'],
     [["extra"], 'unknown argument "extra"'],
     // Brackets that do not pair, a control character, an IPv6 zone.
