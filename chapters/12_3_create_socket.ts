@@ -63,8 +63,8 @@ try {
     show("TCP client", client.localAddr, client.remoteAddr);
     // socket(AF_INET, SOCK_DGRAM) and bind(). UDP has no listeners and sets
     // up no connection (no handshake): a UDP socket is bound to an address
-    // and can send to, and receive from, anyone. (`as Deno.NetAddr`: Deno's types allow for a
-    // Unix socket's address too, which has no port.)
+    // and can send to, and receive from, anyone. (`as Deno.NetAddr`: Deno's
+    // types allow for a Unix socket's address too, which has no port.)
     for (const hostname of ipv6 ? ["127.0.0.1", "::1"] : ["127.0.0.1"]) {
       const udp = Deno.listenDatagram({ hostname, port: 0, transport: "udp" });
       sockets.push(udp);
