@@ -46,9 +46,7 @@ try {
   // json.loads fails on half a value. We read until all of it is back.
   for (let got = 0; got < sent.length;) {
     const n = await conn.read(reply.subarray(got));
-    if (n === null) {
-      exit(1, `${where} hung up after ${got} of ${sent.length} bytes.`);
-    }
+    if (n === null) exit(1, `${where} hung up after ${got} bytes of the echo.`);
     got += n;
   }
   conn.close();
@@ -63,7 +61,8 @@ try {
   text = new TextDecoder("utf-8", { fatal: true }).decode(reply);
   value = JSON.parse(text);
 } catch {
-  exit(1, `${where} sent back something that is not JSON, so not our echo.`);
+  const hint = "is it the echo server (deno task json-server)?";
+  exit(1, `${where} sent back something that is not JSON; ${hint}`);
 }
 // We print the text that came back, made safe (see the end of this file).
 // JSON.stringify would not do: it leaves U+009B (CSI: one character, two

@@ -45,15 +45,16 @@ class Person {
 // what the Person is, and rebuild it ourselves (the book's file is also
 // called pickle.py, which hides Python's own pickle module from `import
 // pickle`, and it imports `pickle_`, a typo: it cannot run as printed).
-const person = new Person("Sarah", true);
-const tagged = { type: "Person", name: person.name, male: person.male };
+// The book's Person("Sarah", True), with a tag saying what it is:
+// {"type":"Person","name":"Sarah","male":true}.
+const tagged = { type: "Person", ...new Person("Sarah", true) };
 const sent = new TextEncoder().encode(JSON.stringify(tagged)); // 44 bytes
 
 // One deadline for all of it (a wrong address may never answer).
-const late = `${where} did not echo it and close within ${seconds} s ` +
-  "(see --timeout).";
+const late = `${where} did not echo and close in ${seconds} s (see --timeout).`;
 const timer = setTimeout(() => exit(1, late), seconds * 1000);
 const reply = new Uint8Array(sent.length);
+let value: unknown;
 try {
   const conn = await Deno.connect({ hostname, port });
   for (let i = 0; i < sent.length;) i += await conn.write(sent.subarray(i));
@@ -64,9 +65,7 @@ try {
   // once, and may get half the reply.
   for (let got = 0; got < sent.length;) {
     const n = await conn.read(reply.subarray(got));
-    if (n === null) {
-      exit(1, `${where} hung up after ${got} of ${sent.length} bytes.`);
-    }
+    if (n === null) exit(1, `${where} hung up after ${got} bytes of the echo.`);
     got += n;
   }
   // Then the server closes (read gives null). One byte more, and it is not
@@ -75,17 +74,13 @@ try {
   const more = await conn.read(new Uint8Array(1));
   if (more !== null) exit(1, `${where} sent back more than we sent.`);
   conn.close();
+  // Bytes that are not UTF-8 (fatal: true throws on them) cannot be JSON.
+  value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(reply));
 } catch (error) {
   exit(1, explain(error));
 }
 clearTimeout(timer);
 
-let value: unknown;
-try {
-  value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(reply));
-} catch {
-  exit(1, `${where} sent back something that is not JSON.`);
-}
 // Then check that it is exactly how we write a Person, and nothing else.
 // Exactly these keys. Object.keys lists the object's own keys, "__proto__"
 // too (JSON.parse makes it an ordinary key): it gets no further than here.
@@ -110,8 +105,7 @@ if (typeof name !== "string" || !goodName.test(name)) {
 if (typeof male !== "boolean") refuse(`"male" must be true or false`);
 // Only now, after every check, does a Person exist.
 const copy = new Person(name, male);
-console.log(copy.name);
-console.log("It is a Person:", copy instanceof Person);
+console.log(`${copy.name}\nIt is a Person: ${copy instanceof Person}`);
 
 function refuse(why: string): never {
   exit(1, `Refusing the reply from ${where}: not a valid Person (${why}).`);
@@ -125,6 +119,8 @@ function explain(error: unknown): string {
   } else if (error instanceof Deno.errors.NotCapable) {
     return `Deno may not connect to ${where} (to reach it, run deno run ` +
       `--allow-net=${where} chapters/12_6_pickle.ts with your flags).`;
+  } else if (error instanceof SyntaxError || error instanceof TypeError) {
+    return `${where} sent back something that is not JSON.`; // parse, decode
   } else if (String(error).includes("failed to lookup address")) {
     return `Could not find the address of "${hostname}" (the name does not ` +
       "resolve).";

@@ -235,7 +235,7 @@ Deno.test("pickle: a server that closes without echoing, one sentence", async ()
     assertEquals([result.code, result.stdout, result.stderr], [
       1,
       "",
-      `error: 127.0.0.1:${port} hung up after 0 of 44 bytes.`,
+      `error: 127.0.0.1:${port} hung up after 0 bytes of the echo.`,
     ]);
   });
 });
@@ -273,8 +273,8 @@ for (const echo of [false, true]) {
       assertEquals([result.code, result.stdout, result.stderr], [
         1,
         "",
-        `error: 127.0.0.1:${port} did not echo it and close within 0.5 s ` +
-        `(see --timeout).`,
+        `error: 127.0.0.1:${port} did not echo and close in 0.5 s (see ` +
+        `--timeout).`,
       ]);
     } finally {
       await serving;
