@@ -48,7 +48,7 @@ const open = new Map<AbortController, number>();
 let refused = 0; // clients turned away: see echo()
 // Twice a second, for each open connection: hang up if the client has been
 // silent for --timeout seconds or, once a stop's grace is over, anyway.
-// (One timer for all: a timer per client would cost memory per client.)
+// (One timer for all, not one per client to set again at every read.)
 const sweeper = setInterval(() => {
   for (const [closing, lastHeard] of open) {
     if (Date.now() - lastHeard >= seconds * 1000) closing.abort("; idle");
@@ -142,8 +142,7 @@ function commandLine() {
   --host HOST  address to listen on (default 127.0.0.1; ::1 for IPv6)
   --port PORT  port to listen on (default 12345; 0 = any free port)
   --timeout S  hang up on a client idle for S seconds (default 60)`;
-  const usage = (text: string) =>
-    exit(2, `${text} (run with --help for usage)`);
+  const usage = (why: string) => exit(2, `${why} (run with --help for usage)`);
   if (Deno.args.includes("--help")) exit(0, help);
   const flags = parseArgs(Deno.args, {
     string: ["host", "port", "timeout"],
@@ -169,19 +168,19 @@ function exit(code: number, message: string): never {
 
 /**
  * Ctrl-C (SIGINT), `kill` (SIGTERM), closing the terminal (SIGHUP): the
- * first closes the listener and gives open connections until `end`, 2 s
- * on; a second one, 0.5 s or more later, ends that time at once.
+ * first closes the listener and gives open connections until `end`, 2 s on.
  */
 function stopOnSignals(listener: Deno.TcpListener) {
   const stop = { signal: "", end: null as number | null };
   const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const; // Windows: SIGINT
   for (const signal of signals.slice(0, Deno.build.os === "windows" ? 1 : 3)) {
     Deno.addSignalListener(signal, () => {
+      // A second signal in the same moment does nothing (see README); one
+      // 0.5 s or more after the first ends the 2 s at once.
       if (stop.end === null) {
         [stop.signal, stop.end] = [signal, Date.now() + 2000];
         listener.close();
       } else if (Date.now() >= stop.end - 1500) stop.end = Date.now();
-      // A second signal in the same moment does nothing (see README).
     });
   }
   return stop;
