@@ -17,7 +17,7 @@
  * and print the text that came back; the book prints what json.loads made
  * of it, in Python's spelling: {'name': 'Johanna', 'female': True}. The
  * second line above appears only when JavaScript's JSON.parse changes the
- * value (why: see the end of the conversation below).
+ * value (why: see the comment above the code that prints it).
  *
  * --data JSON sends yours; --timeout S gives up after S s (default 5).
  *

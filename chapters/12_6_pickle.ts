@@ -45,6 +45,7 @@ class Person {
 // what the Person is, and rebuild it ourselves (the book's file is also
 // called pickle.py, which hides Python's own pickle module from `import
 // pickle`, and it imports `pickle_`, a typo: it cannot run as printed).
+
 // The book's Person("Sarah", True), with a tag saying what it is:
 // {"type":"Person","name":"Sarah","male":true}.
 const tagged = { type: "Person", ...new Person("Sarah", true) };
