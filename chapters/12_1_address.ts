@@ -25,28 +25,7 @@
 import { lookup } from "node:dns/promises";
 import { parseArgs } from "@std/cli/parse-args";
 
-const HELP = `Usage: deno task address [--name NAME]
-  --name NAME  a host name or an IP address (default localhost; ::1 for IPv6)`;
-
-/** Ends the program: with the help (code 0), or with one line on stderr. */
-function exit(code: number, message: string): never {
-  if (code === 0) console.log(message);
-  else console.error(`error: ${message}`);
-  Deno.exit(code);
-}
-const usage = (text: string) => exit(2, `${text} (run with --help for usage)`);
-
-if (Deno.args.includes("--help")) exit(0, HELP);
-const flags = parseArgs(Deno.args, {
-  string: ["name"],
-  default: { name: "localhost" },
-  unknown: (arg: string) => usage(`unknown argument ${JSON.stringify(arg)}`),
-});
-const name = flags.name.replace(/^\[(.*)\]$/, "$1"); // [::1] means ::1
-// Letters, digits, `_ . : -` only: this turns away `[::1`, `::1]`, control
-// characters, and zones such as fe80::1%eth0 (which network card to use for
-// a link-local address), which this lesson does not support.
-if (!/^[\w.:-]+$/.test(name)) usage("--name must be a name or an address");
+const name = commandLine(); // --name: see the end of this file
 
 // `lookup` asks the system's resolver (the C function getaddrinfo), the one
 // ping and Python's socket module ask: it follows the system's settings
@@ -66,10 +45,9 @@ try {
   // Node's errors carry the resolver's code: EPERM is Deno's permission
   // check (the task may look up localhost and www.python.org only).
   const code = String((error as { code?: string }).code);
-  const command = `deno run --allow-net=${name} chapters/12_1_address.ts`;
+  const run = `deno run --allow-net=${name} chapters/12_1_address.ts`;
   const sentences: Record<string, string> = {
-    EPERM:
-      `Deno may not look up "${name}": run ${command} --name ${name} instead.`,
+    EPERM: `Deno may not look up "${name}": run ${run} --name ${name} instead.`,
     ENOTFOUND:
       `Could not find the address of "${name}" (the name does not resolve).`,
     EAI_AGAIN: `No name server answered for "${name}" (is the network up?).`,
@@ -116,11 +94,11 @@ function compressed(groups: number[]): string {
     return `::ffff:${g >> 8}.${g & 255}.${h >> 8}.${h & 255}`;
   }
   // Find the longest run of zero groups (the first, when two are as long)...
-  let [start, length] = [0, 0];
+  // (`run`: how many zero groups end at group i.)
+  let [start, length, run] = [0, 0, 0];
   for (let i = 0; i < 8; i++) {
-    let run = 0;
-    while (groups[i + run] === 0) run++;
-    if (run > length) [start, length] = [i, run];
+    run = groups[i] === 0 ? run + 1 : 0;
+    if (run > length) [start, length] = [i - run + 1, run];
   }
   // ...write each group in lowercase hex without leading zeros, and the run
   // as `::`; a single zero group stays `0`.
@@ -150,10 +128,9 @@ for (const { address, family } of answers) {
   else showIPv6(address);
 }
 for (const family of given ? [] : [4, 6]) {
-  const none = `none: the resolver gave no IPv${family} address for ${name}.`;
-  if (!answers.some((a) => a.family === family)) {
-    console.log(`  IPv${family}  ${none}`);
-  }
+  if (answers.some((a) => a.family === family)) continue;
+  console.log(`  IPv${family}  none: the resolver gave no IPv${family} \
+address for ${name}.`);
 }
 // ping uses the first address of this list, the resolver's preferred one:
 // IPv6 when this computer has IPv6 to reach it with (RFC 6724's rules),
@@ -162,15 +139,15 @@ if (!given) console.log(`\nping ${name} uses the first (ping -4 forces IPv4).`);
 
 // IPv6 at work on two more addresses, unless the name already gave them.
 const short = (address: string) => compressed(groupsOf(address));
-const shown = answers.filter((answer) => answer.family === 6)
-  .map((answer) => short(answer.address));
+const seen = answers.filter((a) => a.family === 6).map((a) => short(a.address));
 console.log("\nIPv6 addresses to compare:\n");
-for (
-  const [address, note] of [
-    ["::1", " (the loopback address, IPv6's 127.0.0.1)"],
-    ["20f1:0db8:0aab:12f1:0110:1bde:0bfd:0001", " (the book's example)"],
-  ]
-) if (!shown.includes(short(address))) showIPv6(address, note);
+const examples = [
+  ["::1", " (the loopback address, IPv6's 127.0.0.1)"],
+  ["20f1:0db8:0aab:12f1:0110:1bde:0bfd:0001", " (the book's example)"],
+];
+for (const [address, note] of examples) {
+  if (!seen.includes(short(address))) showIPv6(address, note);
+}
 
 // A JavaScript number keeps about 16 significant digits: every whole
 // number up to 2 ** 53 is exact, but 2 ** 128 would print as
@@ -183,6 +160,34 @@ console.log(`  IPv4: 2^32  = ${count(32n)}`);
 console.log(`  IPv6: 2^128 = ${count(128n)}`);
 // The book gives www.python.org "199.27.76.223": true when it was written,
 // no longer.
-console.log("\nThe book's 199.27.76.223 for www.python.org is out of date:");
-console.log("addresses change, names stay, which is why programs use names.");
-console.log("Today's answer: deno task address --name www.python.org");
+// Addresses change, names stay: that is why programs use names.
+console.log(`\nThe book's 199.27.76.223 for www.python.org is out of date:
+addresses change, names stay (see deno task address --name www.python.org).`);
+
+// ---- The command line: as in every lesson ----
+
+/** --name, checked: a usage error ends the program. */
+function commandLine(): string {
+  const help = `Usage: deno task address [--name NAME]
+  --name NAME  a host name or an IP address (default localhost; ::1 for IPv6)`;
+  const usage = (why: string) => exit(2, `${why} (run with --help for usage)`);
+  if (Deno.args.includes("--help")) exit(0, help);
+  const flags = parseArgs(Deno.args, {
+    string: ["name"],
+    default: { name: "localhost" },
+    unknown: (arg: string) => usage(`unknown argument ${JSON.stringify(arg)}`),
+  });
+  const name = flags.name.replace(/^\[(.*)\]$/, "$1"); // [::1] means ::1
+  // Letters, digits, `_ . : -` only: this turns away `[::1`, `::1]`, control
+  // characters, and zones such as fe80::1%eth0 (which network card to use
+  // for a link-local address), which this lesson does not support.
+  if (!/^[\w.:-]+$/.test(name)) usage("--name must be a name or an address");
+  return name;
+}
+
+/** Ends the program: with the help (code 0), or with one line on stderr. */
+function exit(code: number, message: string): never {
+  if (code === 0) console.log(message);
+  else console.error(`error: ${message}`);
+  Deno.exit(code);
+}

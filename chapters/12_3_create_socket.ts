@@ -25,61 +25,8 @@
  */
 import { parseArgs } from "@std/cli/parse-args";
 
-const HELP = `Usage: deno task create-socket
-  (no flags: it always uses 127.0.0.1 and ::1, and ports the system picks)`;
-
-/** Ends the program: with the help (code 0), or with one line on stderr. */
-function exit(code: number, message: string): never {
-  if (code === 0) console.log(message);
-  else console.error(`error: ${message}`);
-  Deno.exit(code);
-}
-const usage = (text: string) => exit(2, `${text} (run with --help for usage)`);
-
-if (Deno.args.includes("--help")) exit(0, HELP);
-parseArgs(Deno.args, {
-  unknown: (arg: string) => usage(`unknown argument ${JSON.stringify(arg)}`),
-});
-// UDP in Deno is still "unstable": without --unstable-net, Deno.listenDatagram
-// does not exist at all.
-if (typeof Deno.listenDatagram !== "function") {
-  exit(
-    1,
-    "UDP needs Deno's --unstable-net flag: deno task create-socket passes it.",
-  );
-}
-
-console.log(`The book's create_socket.py makes a socket with no address:
-
-  s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-  print(s)
-  <socket.socket fd=3, family=AddressFamily.AF_INET,
-  type=SocketKind.SOCK_STREAM, proto=0, laddr=('0.0.0.0', 0)>
-
-In Deno a socket is born with its address, by one of three calls:
-
-  Deno.listen          = socket + bind + listen   (TCP)
-  Deno.connect         = socket + connect         (TCP)
-  Deno.listenDatagram  = socket + bind            (UDP)
-
-Sockets on this computer, each on a port the system chose:
-`);
-// (The book's printout is from an older Python: Python 3.11 prints family=2,
-// type=1 there, the numbers behind the names. laddr=('0.0.0.0', 0) means "no
-// address yet": the socket can do nothing until bind() or connect().)
-
-/** `127.0.0.1:39361`, or `[::1]:41537` for IPv6, as in URLs. */
-const address = ({ hostname, port }: Deno.NetAddr) =>
-  hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
-
-/** One line: what the socket is, the book's family and type, its address. */
-function show(what: string, local: Deno.NetAddr, remote?: Deno.NetAddr) {
-  const family = local.hostname.includes(":") ? "AF_INET6" : "AF_INET";
-  const type = local.transport === "tcp" ? "SOCK_STREAM" : "SOCK_DGRAM";
-  const to = remote ? ` -> ${address(remote)}` : "";
-  const columns = `${what.padEnd(12)} ${family.padEnd(8)} ${type.padEnd(11)}`;
-  console.log(`  ${columns} ${address(local)}${to}`);
-}
+commandLine(); // no flags, only --help: see the end of this file
+introduce(); // the book's socket, and Deno's three calls: see below
 
 // Every socket we make goes in `sockets`, so that we can close them all at
 // the end, whatever happens on the way. Port 0 means "any free port": the
@@ -114,10 +61,10 @@ try {
     });
     sockets.push(client);
     show("TCP client", client.localAddr, client.remoteAddr);
-    // socket(AF_INET, SOCK_DGRAM) and bind(). UDP has no listeners and no
-    // connections: a UDP socket is bound to an address and can send to, and
-    // receive from, anyone. (`as Deno.NetAddr`: Deno's types allow for a
-    // Unix socket's address too, which has no port.)
+    // socket(AF_INET, SOCK_DGRAM) and bind(). UDP has no listeners and sets
+    // up no connection (no handshake): a UDP socket is bound to an address
+    // and can send to, and receive from, anyone. (`as Deno.NetAddr`: Deno's
+    // types allow for a Unix socket's address too, which has no port.)
     for (const hostname of ipv6 ? ["127.0.0.1", "::1"] : ["127.0.0.1"]) {
       const udp = Deno.listenDatagram({ hostname, port: 0, transport: "udp" });
       sockets.push(udp);
@@ -132,3 +79,72 @@ try {
   exit(1, `Could not make a socket: ${error}`);
 }
 console.log(`\nClosed all ${sockets.length} sockets.`);
+
+/** The book's socket with no address, and Deno's three calls. */
+function introduce() {
+  // The book's printout is from an older Python: Python 3.11 prints
+  // family=2, type=1 there, the numbers behind the names. laddr=('0.0.0.0',
+  // 0) means "no address yet". The book adds that listen() "does not work"
+  // unless the socket is bound first: not so on Linux, where listen() binds
+  // an unbound socket to a free port on all addresses by itself (ip(7)), as
+  // connect() does, and so does a UDP socket's first sendto() (udp(7)). A
+  // server binds first so that its clients know where to find it.
+  console.log(`The book's create_socket.py makes a socket with no address:
+
+  s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+  print(s)
+  <socket.socket fd=3, family=AddressFamily.AF_INET,
+  type=SocketKind.SOCK_STREAM, proto=0, laddr=('0.0.0.0', 0)>
+
+In Deno a socket is born with its address, by one of three calls:
+
+  Deno.listen          = socket + bind + listen   (TCP)
+  Deno.connect         = socket + connect         (TCP)
+  Deno.listenDatagram  = socket + bind            (UDP)
+
+Sockets on this computer, each on a port the system chose:
+`);
+}
+
+/** One line: what the socket is, the book's family and type, its address. */
+function show(what: string, local: Deno.NetAddr, remote?: Deno.NetAddr) {
+  const family = local.hostname.includes(":") ? "AF_INET6" : "AF_INET";
+  const type = local.transport === "tcp" ? "SOCK_STREAM" : "SOCK_DGRAM";
+  const to = remote ? ` -> ${address(remote)}` : "";
+  const columns = `${what.padEnd(12)} ${family.padEnd(8)} ${type.padEnd(11)}`;
+  console.log(`  ${columns} ${address(local)}${to}`);
+}
+
+// ---- The command line and printing addresses: as in every lesson ----
+
+/** No flags but --help; and UDP needs --unstable-net. */
+function commandLine() {
+  const help = `Usage: deno task create-socket
+  (no flags: it always uses 127.0.0.1 and ::1, and ports the system picks)`;
+  const usage = (why: string) => exit(2, `${why} (run with --help for usage)`);
+  if (Deno.args.includes("--help")) exit(0, help);
+  parseArgs(Deno.args, {
+    unknown: (arg: string) => usage(`unknown argument ${JSON.stringify(arg)}`),
+  });
+  // UDP in Deno is still "unstable": without --unstable-net,
+  // Deno.listenDatagram does not exist at all.
+  if (typeof Deno.listenDatagram !== "function") {
+    exit(
+      1,
+      "UDP needs Deno's --unstable-net flag: deno task create-socket " +
+        "passes it.",
+    );
+  }
+}
+
+/** Ends the program: with the help (code 0), or with one line on stderr. */
+function exit(code: number, message: string): never {
+  if (code === 0) console.log(message);
+  else console.error(`error: ${message}`);
+  Deno.exit(code);
+}
+
+/** `127.0.0.1:39361`, or `[::1]:41537` for IPv6, as in URLs. */
+function address({ hostname, port }: Deno.NetAddr): string {
+  return `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
+}

@@ -25,55 +25,7 @@
  */
 import { parseArgs } from "@std/cli/parse-args";
 
-const HELP =
-  `Usage: deno task tcp-client [--host HOST] [--port PORT] [--timeout S]
-  --host HOST  the web server (default www.python.org; ::1 for IPv6)
-  --port PORT  its port (default 80)
-  --timeout S  give up after S seconds of silence (default 10)`;
-
-/** Ends the program: with the help (code 0), or with one line on stderr. */
-function exit(code: number, message: string): never {
-  if (code === 0) console.log(message);
-  else console.error(`error: ${message}`);
-  Deno.exit(code);
-}
-const usage = (text: string) => exit(2, `${text} (run with --help for usage)`);
-
-if (Deno.args.includes("--help")) exit(0, HELP);
-const flags = parseArgs(Deno.args, {
-  string: ["host", "port", "timeout"],
-  default: { host: "www.python.org", port: "80", timeout: "10" },
-  unknown: (arg: string) => usage(`unknown argument ${JSON.stringify(arg)}`),
-});
-const hostname = flags.host.replace(/^\[(.*)\]$/, "$1"); // [::1] means ::1
-const port = /^\d{1,5}$/.test(flags.port) ? Number(flags.port) : NaN;
-const seconds = /^\d+(\.\d+)?$/.test(flags.timeout) ? Number(flags.timeout) : 0;
-// Letters, digits, `_ . : -` only: this turns away `[::1`, `::1]`, control
-// characters (which would also end up in our request), and zones such as
-// fe80::1%eth0, which we do not support.
-if (!/^[\w.:-]+$/.test(hostname)) usage("--host must be a name or an address");
-if (!(port >= 1 && port <= 65535)) {
-  usage("--port must be a whole number from 1 to 65535");
-}
-// (A day at most: a timer longer than 2^31 ms, some 24 days, fires at once.)
-if (!(seconds > 0 && seconds <= 86400)) {
-  usage("--timeout must be a number of seconds above 0, at most 86400");
-}
-const where = `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
-
-/** One sentence for each thing that can go wrong, and what to do. */
-function explain(error: unknown): string {
-  if (error instanceof Deno.errors.ConnectionRefused) {
-    return `Nothing is listening on ${where} (connection refused): start a web server first (python3 -m http.server ${port} --bind ${hostname}).`;
-  } else if (error instanceof Deno.errors.NotCapable) {
-    return `Deno may not connect to ${where}: run deno run --allow-net=${where} chapters/12_4_tcp_client.ts --host ${hostname} --port ${port} instead.`;
-  } else if (String(error).includes("failed to lookup address")) {
-    return `Could not find the address of "${hostname}" (the name does not resolve).`;
-  } else if (error instanceof DOMException && error.name === "TimeoutError") {
-    return `${where} did not accept the connection within ${seconds} s (wait longer with --timeout).`;
-  }
-  return `${where}: ${error}`;
-}
+const { hostname, port, where, seconds } = commandLine(); // see end of file
 
 // The book's request, plus `Connection: close`. An HTTP/1.1 connection stays
 // open after the answer by default, waiting for the next question; as we
@@ -94,9 +46,7 @@ try {
   conn = await Deno.connect({ hostname, port, signal });
   // The book's sendall(): write() may take only part, so loop until all out.
   const bytes = new TextEncoder().encode(request);
-  for (let sent = 0; sent < bytes.length;) {
-    sent += await conn.write(bytes.subarray(sent));
-  }
+  for (let i = 0; i < bytes.length;) i += await conn.write(bytes.subarray(i));
 } catch (error) {
   exit(1, explain(error));
 }
@@ -130,14 +80,68 @@ try {
   }
   conn.close();
 } catch (error) {
-  if (error instanceof Deno.errors.Interrupted) {
-    exit(
-      1,
-      `${where} sent nothing for ${seconds} s and did not close the connection (wait longer with --timeout).`,
-    );
-  }
-  exit(1, `${where}: ${error}`);
+  const silence = `${where} sent nothing for ${seconds} s and did not close ` +
+    "the connection (wait longer with --timeout).";
+  const interrupted = error instanceof Deno.errors.Interrupted;
+  exit(1, interrupted ? silence : `${where}: ${error}`);
 }
 if (received === 0) {
   exit(1, `${where} closed the connection without answering.`);
+}
+
+/** One sentence for each thing that can go wrong, and what to do. */
+function explain(error: unknown): string {
+  if (error instanceof Deno.errors.ConnectionRefused) {
+    return `Nothing is listening on ${where} (connection refused): start a ` +
+      `web server first (python3 -m http.server ${port} --bind ${hostname}).`;
+  } else if (error instanceof Deno.errors.NotCapable) {
+    return `Deno may not connect to ${where}: run deno run --allow-net=` +
+      `${where} chapters/12_4_tcp_client.ts --host ${hostname} --port ` +
+      `${port} instead.`;
+  } else if (String(error).includes("failed to lookup address")) {
+    return `Could not find the address of "${hostname}" (the name does not ` +
+      "resolve).";
+  } else if (error instanceof DOMException && error.name === "TimeoutError") {
+    return `${where} did not accept the connection within ${seconds} s ` +
+      "(wait longer with --timeout).";
+  }
+  return `${where}: ${error}`;
+}
+
+// ---- The command line: as in every lesson ----
+
+/** The flags, checked: a usage error ends the program (exit status 2). */
+function commandLine() {
+  const help = `Usage: deno task tcp-client [--host H] [--port P] [--timeout S]
+  --host HOST  the web server (default www.python.org; ::1 for IPv6)
+  --port PORT  its port (default 80)
+  --timeout S  give up after S seconds of silence (default 10, at most 86400)`;
+  const usage = (why: string) => exit(2, `${why} (run with --help for usage)`);
+  if (Deno.args.includes("--help")) exit(0, help);
+  const flags = parseArgs(Deno.args, {
+    string: ["host", "port", "timeout"],
+    default: { host: "www.python.org", port: "80", timeout: "10" },
+    unknown: (arg: string) => usage(`unknown argument ${JSON.stringify(arg)}`),
+  });
+  // [::1] means ::1. Letters, digits, `_ . : -` only: this turns away `[::1`,
+  // `::1]`, control characters (which would also end up in our request),
+  // and zones such as fe80::1%eth0, which we do not support.
+  const host = flags.host.replace(/^\[(.*)\]$/, "$1");
+  const port = /^[1-9]\d{0,4}$/.test(flags.port) ? Number(flags.port) : NaN;
+  const seconds = /^\d+(\.\d+)?$/.test(flags.timeout) ? +flags.timeout : 0;
+  if (!/^[\w.:-]+$/.test(host)) usage("--host must be a name or an address");
+  if (!(port <= 65535)) usage("--port must be a whole number from 1 to 65535");
+  // A day at most: a timer over 2^31-1 ms (some 24.8 days) fires at once.
+  if (!(seconds > 0 && seconds <= 86400)) {
+    usage("--timeout must be a number of seconds above 0, at most 86400");
+  }
+  const where = `${host.includes(":") ? `[${host}]` : host}:${port}`;
+  return { hostname: host, port, where, seconds };
+}
+
+/** Ends the program: with the help (code 0), or with one line on stderr. */
+function exit(code: number, message: string): never {
+  if (code === 0) console.log(message);
+  else console.error(`error: ${message}`);
+  Deno.exit(code);
 }

@@ -17,7 +17,7 @@
  * and print the text that came back; the book prints what json.loads made
  * of it, in Python's spelling: {'name': 'Johanna', 'female': True}. The
  * second line above appears only when JavaScript's JSON.parse changes the
- * value (why: see the end of this page).
+ * value (why: see the comment above the code that prints it).
  *
  * --data JSON sends yours; --timeout S gives up after S s (default 5).
  *
@@ -25,68 +25,16 @@
  */
 import { parseArgs } from "@std/cli/parse-args";
 
-/** The book's json.dumps({"name": "Johanna", "female": True}), exactly. */
-const BOOK_DATA = '{"name": "Johanna", "female": true}';
-const HELP =
-  `Usage: deno task json-client [--host H] [--port P] [--data J] [--timeout S]
-  --host HOST  the server's address (default 127.0.0.1; ::1 for IPv6)
-  --port PORT  the server's port (default 12345)
-  --data JSON  the JSON text to send (default ${BOOK_DATA})
-  --timeout S  give up after S seconds (default 5)`;
-
-/** Ends the program: with the help (code 0), or with one line on stderr. */
-function exit(code: number, message: string): never {
-  if (code === 0) console.log(message);
-  else console.error(`error: ${message}`);
-  Deno.exit(code);
-}
-const usage = (text: string) => exit(2, `${text} (run with --help for usage)`);
-
-if (Deno.args.includes("--help")) exit(0, HELP);
-const flags = parseArgs(Deno.args, {
-  string: ["host", "port", "data", "timeout"],
-  default: { host: "127.0.0.1", port: "12345", data: BOOK_DATA, timeout: "5" },
-  unknown: (arg: string) => usage(`unknown argument ${JSON.stringify(arg)}`),
-});
-// [::1] means ::1. The check refuses zones (fe80::1%eth0): not supported.
-const hostname = flags.host.replace(/^\[(.*)\]$/, "$1");
-const port = /^\d{1,5}$/.test(flags.port) ? Number(flags.port) : NaN;
-const seconds = /^\d+(\.\d+)?$/.test(flags.timeout) ? Number(flags.timeout) : 0;
-if (!/^[\w.:-]+$/.test(hostname)) usage("--host must be a name or an address");
-if (!(port >= 1 && port <= 65535)) {
-  usage("--port must be a whole number from 1 to 65535");
-}
-if (!(seconds > 0)) usage("--timeout must be a number of seconds above 0");
-// Sending text that is not JSON would be a mistake in how we were called.
-try {
-  JSON.parse(flags.data);
-} catch {
-  usage(`--data must be JSON, like '{"name": "Ann"}' or 42`);
-}
-const where = `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
-
-/** One sentence for each thing that can go wrong, and what to do. */
-function explain(error: unknown): string {
-  if (error instanceof Deno.errors.ConnectionRefused) {
-    return `Nothing is listening on ${where} (connection refused): start the server first (deno task json-server).`;
-  } else if (error instanceof Deno.errors.NotCapable) {
-    return `Deno was not allowed to connect to ${where} (to reach it, run deno run --allow-net=${where} chapters/12_5_json_client.ts with your flags).`;
-  } else if (String(error).includes("failed to lookup address")) {
-    return `Could not find the address of "${hostname}" (the name does not resolve).`;
-  } else if (error instanceof Deno.errors.ConnectionReset) {
-    return `${where} reset the connection before the echo was complete.`;
-  }
-  return `${where}: ${error}`;
-}
+// --host, --port, --data (the JSON text), --timeout: see the end of this file
+const { hostname, port, where, data, seconds } = commandLine();
 
 // One deadline for all of it: a wrong address may not answer, and a server
 // that is not an echo server may never send back as much as we sent.
-const late =
-  `${where} did not echo it all within ${seconds} s (see --timeout).`;
+const late = `${where} did not echo it all in ${seconds} s (see --timeout).`;
 const timer = setTimeout(() => exit(1, late), seconds * 1000);
 // We send the text as given, so the bytes are exactly yours: the book's
 // json.dumps() makes the same 35 bytes. (No newline: an echo needs none.)
-const sent = new TextEncoder().encode(flags.data);
+const sent = new TextEncoder().encode(data);
 const reply = new Uint8Array(sent.length); // an echo is exactly that long
 try {
   const conn = await Deno.connect({ hostname, port });
@@ -98,9 +46,7 @@ try {
   // json.loads fails on half a value. We read until all of it is back.
   for (let got = 0; got < sent.length;) {
     const n = await conn.read(reply.subarray(got));
-    if (n === null) {
-      exit(1, `${where} hung up after ${got} of ${sent.length} bytes.`);
-    }
+    if (n === null) exit(1, `${where} hung up after ${got} bytes of the echo.`);
     got += n;
   }
   conn.close();
@@ -110,22 +56,18 @@ try {
 clearTimeout(timer);
 
 // Bytes that are not UTF-8 (fatal: true throws on them) cannot be JSON.
-const notJson =
-  `${where} sent back something that is not JSON; is it the echo server (deno task json-server)?`;
 let text = "", value: unknown;
 try {
   text = new TextDecoder("utf-8", { fatal: true }).decode(reply);
   value = JSON.parse(text);
 } catch {
-  exit(1, notJson);
+  const hint = "is it the echo server (deno task json-server)?";
+  exit(1, `${where} sent back something that is not JSON; ${hint}`);
 }
-// We print the text that came back, made safe: control characters (ESC
-// starts commands to the terminal), invisible ones and those that turn
-// text right-to-left show as \u{HEX}. JSON.stringify would not do: it
-// leaves U+009B (a one-byte "ESC [") or U+202E (right-to-left) as they are.
-const unsafe = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu;
-const safe = (s: string) =>
-  s.replace(unsafe, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`);
+// We print the text that came back, made safe (see the end of this file).
+// JSON.stringify would not do: it leaves U+009B (CSI: one character, two
+// bytes in UTF-8, that some terminals obey as "ESC [") and U+202E (which
+// turns text right-to-left) as they are.
 console.log(safe(text));
 
 // Why we print the text and not JSON.stringify(JSON.parse(text)): a
@@ -138,3 +80,74 @@ console.log(safe(text));
 const compact = text.replace(/("(?:[^"\\]|\\.)*")|\s+/g, "$1");
 const again = JSON.stringify(value);
 if (again !== compact) console.log(`As JavaScript reads it: ${safe(again)}`);
+
+/** One sentence for each thing that can go wrong, and what to do. */
+function explain(error: unknown): string {
+  if (error instanceof Deno.errors.ConnectionRefused) {
+    return `Nothing is listening on ${where} (connection refused): start ` +
+      "the server first (deno task json-server).";
+  } else if (error instanceof Deno.errors.NotCapable) {
+    return `Deno may not connect to ${where} (to reach it, run deno run ` +
+      `--allow-net=${where} chapters/12_5_json_client.ts with your flags).`;
+  } else if (String(error).includes("failed to lookup address")) {
+    return `Could not find the address of "${hostname}" (the name does not ` +
+      "resolve).";
+  }
+  return `${where}: ${error}`;
+}
+
+// ---- The command line and printing safely: as in every lesson ----
+
+/** The flags, checked: a usage error ends the program (exit status 2). */
+function commandLine() {
+  // The book's json.dumps({"name": "Johanna", "female": True}), exactly.
+  const book = '{"name": "Johanna", "female": true}';
+  const help =
+    `Usage: deno task json-client [--host H] [--port P] [--data J] [--timeout S]
+  --host HOST  the server's address (default 127.0.0.1; ::1 for IPv6)
+  --port PORT  the server's port (default 12345)
+  --data JSON  the JSON text to send (default ${book})
+  --timeout S  give up after S seconds (default 5, at most 86400)`;
+  const usage = (why: string) => exit(2, `${why} (run with --help for usage)`);
+  if (Deno.args.includes("--help")) exit(0, help);
+  const flags = parseArgs(Deno.args, {
+    string: ["host", "port", "data", "timeout"],
+    default: { host: "127.0.0.1", port: "12345", data: book, timeout: "5" },
+    unknown: (arg: string) => usage(`unknown argument ${JSON.stringify(arg)}`),
+  });
+  // [::1] means ::1. The check refuses zones (fe80::1%eth0): not supported.
+  const host = flags.host.replace(/^\[(.*)\]$/, "$1");
+  const port = /^[1-9]\d{0,4}$/.test(flags.port) ? Number(flags.port) : NaN;
+  const seconds = /^\d+(\.\d+)?$/.test(flags.timeout) ? +flags.timeout : 0;
+  if (!/^[\w.:-]+$/.test(host)) usage("--host must be a name or an address");
+  if (!(port <= 65535)) usage("--port must be a whole number from 1 to 65535");
+  // A day at most: a timer over 2^31-1 ms (some 24.8 days) fires at once.
+  if (!(seconds > 0 && seconds <= 86400)) {
+    usage("--timeout must be a number of seconds above 0, at most 86400");
+  }
+  // Sending text that is not JSON would be a mistake in how we were called.
+  try {
+    JSON.parse(flags.data);
+  } catch {
+    usage(`--data must be JSON, like '{"name": "Ann"}' or 42`);
+  }
+  const where = `${host.includes(":") ? `[${host}]` : host}:${port}`;
+  return { hostname: host, port, where, data: flags.data, seconds };
+}
+
+/** Ends the program: with the help (code 0), or with one line on stderr. */
+function exit(code: number, message: string): never {
+  if (code === 0) console.log(message);
+  else console.error(`error: ${message}`);
+  Deno.exit(code);
+}
+
+/**
+ * Text from the network may hold control characters (ESC starts commands
+ * to the terminal), invisible ones, or ones that turn text right-to-left:
+ * we show each one as \u{HEX} instead of letting the terminal obey it.
+ */
+function safe(text: string): string {
+  const unsafe = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu;
+  return text.replace(unsafe, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`);
+}

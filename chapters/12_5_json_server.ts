@@ -6,9 +6,9 @@
  * stream of bytes, not messages, so a value may come in two pieces, or two
  * values in one piece.
  *
- *   Terminal 1                                 Terminal 2
- *   $ deno task json-server                    $ deno task json-client
- *   Listening on 127.0.0.1:12345               {"name": "Johanna", "female": true}
+ *   Terminal 1                            Terminal 2
+ *   $ deno task json-server               $ deno task json-client
+ *   Listening on 127.0.0.1:12345          {"name": "Johanna", "female": true}
  *   Connected: 127.0.0.1:56968
  *   127.0.0.1:56968 sent 35 bytes: {"name": "Johanna", "female": true}
  *   Disconnected: 127.0.0.1:56968 (echoed 35 bytes)
@@ -25,78 +25,70 @@
  */
 import { parseArgs } from "@std/cli/parse-args";
 
-const HELP = `Usage: deno task json-server [--host H] [--port P] [--timeout S]
-  --host HOST  address to listen on (default 127.0.0.1; ::1 for IPv6)
-  --port PORT  port to listen on (default 12345; 0 = any free port)
-  --timeout S  hang up on a client idle for S seconds (default 60)`;
+const { hostname, port, seconds } = commandLine(); // see the end of this file
 
-/** Ends the program: with the help (code 0), or with one line on stderr. */
-function exit(code: number, message: string): never {
-  if (code === 0) console.log(message);
-  else console.error(`error: ${message}`);
-  Deno.exit(code);
+// The book's socket(), bind() and listen(1) in one call. It binds to
+// gethostname(); we, to 127.0.0.1 (this computer only) unless --host.
+let listener: Deno.TcpListener;
+try {
+  listener = Deno.listen({ hostname, port });
+} catch (error) {
+  const taken = `Port ${port} on ${hostname} is in use by another program.`;
+  exit(1, error instanceof Deno.errors.AddrInUse ? taken : `${error}`);
 }
-const usage = (text: string) => exit(2, `${text} (run with --help for usage)`);
-
-if (Deno.args.includes("--help")) exit(0, HELP);
-const flags = parseArgs(Deno.args, {
-  string: ["host", "port", "timeout"],
-  default: { host: "127.0.0.1", port: "12345", timeout: "60" },
-  unknown: (arg: string) => usage(`unknown argument ${JSON.stringify(arg)}`),
-});
-// [::1] means ::1. The check refuses zones (fe80::1%eth0): not supported.
-const hostname = flags.host.replace(/^\[(.*)\]$/, "$1");
-const port = /^\d{1,5}$/.test(flags.port) ? Number(flags.port) : NaN;
-const seconds = /^\d+(\.\d+)?$/.test(flags.timeout) ? Number(flags.timeout) : 0;
-if (!/^[\w.:-]+$/.test(hostname)) usage("--host must be a name or an address");
-if (!(port <= 65535)) usage("--port must be a whole number from 0 to 65535");
-if (!(seconds > 0)) usage("--timeout must be a number of seconds above 0");
-
-// Ctrl-C (SIGINT), `kill` (SIGTERM) and closing the terminal (SIGHUP): we
-// stop accepting at once, and open connections get 2 s to finish. A second
-// abort does nothing (under `deno task` one Ctrl-C arrives twice: from the
-// terminal, and passed on by deno task, in the same millisecond), but a second signal 0.5 s or more after the first stops at once.
-const stop = new AbortController();
-// When the first signal came, and for how many ms open connections may then
-// go on. (`refused` counts the clients turned away: see echo.)
-let stoppedAt = Infinity, grace = 2000, refused = 0;
-const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const; // Windows: SIGINT
-for (const signal of signals.slice(0, Deno.build.os === "windows" ? 1 : 3)) {
-  Deno.addSignalListener(signal, () => {
-    if (Date.now() - stoppedAt >= 500) grace = 0; // a second signal
-    stop.abort(signal);
-  });
-}
-
-/** `127.0.0.1:12345`, or `[::1]:12345` for IPv6, as in URLs. */
-const address = ({ hostname, port }: Deno.NetAddr) =>
-  hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
-
-// Text from the network may hold control characters (ESC starts commands
-// to the terminal), invisible ones, or ones that turn text right-to-left:
-// we show each one as \u{HEX} instead of letting the terminal obey it.
-const unsafe = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu;
-const escape = (c: string) => `\\u{${c.codePointAt(0)!.toString(16)}}`;
+console.log(`Listening on ${address(listener.addr)}`);
+// Ctrl-C closes the listener: no new clients; open connections get 2 s.
+const stop = stopOnSignals(listener);
 
 // Each open connection has an AbortController: abort(why) closes it, and
 // `why` ends up in its Disconnected line. A second abort does nothing, so
 // the sweeper below and echo() itself may each call it. With it we keep the
 // client's last sign of life (a time), and nothing else: no unfinished JSON.
 const open = new Map<AbortController, number>();
+let refused = 0; // clients turned away: see echo()
 // Twice a second, for each open connection: hang up if the client has been
 // silent for --timeout seconds or, once a stop's grace is over, anyway.
-// (One timer for all: a timer per client would cost memory per client.)
-function sweep(since: number, closing: AbortController) {
-  if (Date.now() - since >= seconds * 1000) closing.abort("; idle");
-  if (Date.now() - stoppedAt >= grace) closing.abort("; stop");
+// (One timer for all, not one per client to set again at every read.)
+const sweeper = setInterval(() => {
+  for (const [closing, lastHeard] of open) {
+    if (Date.now() - lastHeard >= seconds * 1000) closing.abort("; idle");
+    if (stop.end !== null && Date.now() >= stop.end) closing.abort("; stop");
+  }
+}, 500);
+
+// The book calls accept() once. We loop, and do not wait for echo(): the
+// loop goes straight back to accepting the next client.
+let pause = 0; // ms to wait after a failed accept(); 0 while accepts work
+while (true) {
+  try {
+    echo(await listener.accept());
+    pause = 0;
+  } catch (error) {
+    if (stop.end !== null) break; // a signal closed the listener: we stop
+    // A classic server bug is to end the loop here, as `for await` over the
+    // listener does: one bad moment ("Too many open files" while many
+    // clients are connected) and everyone after is refused. Such errors
+    // pass, so, as Go's net/http does, we wait 5 ms, doubling up to 1 s, and
+    // accept again. One line for a run of failures, not one per failure.
+    if (pause === 0) console.log(`Cannot accept: ${error}; retrying.`);
+    pause = pause === 0 ? 5 : Math.min(2 * pause, 1000);
+    await new Promise((go) => setTimeout(go, pause));
+  }
 }
-const sweeper = setInterval(() => open.forEach(sweep), 500);
+// Stopping: open connections may finish for 2 s (or until a second signal);
+// then the sweeper closes the rest, which say so in their Disconnected line.
+while (open.size > 0) await new Promise((go) => setTimeout(go, 50));
+clearInterval(sweeper);
+console.log(`Server stopped (${stop.signal}).`);
 
 async function echo(conn: Deno.TcpConn): Promise<void> {
   // 1024 clients at once is our limit: more are closed at once, with one
   // line per 1000 of them (a flood of clients must not flood the log).
-  if (open.size >= 1024 && refused++ % 1000 === 0) console.log("Server full.");
-  if (open.size >= 1024) return conn.close();
+  if (open.size >= 1024) {
+    if (refused % 1000 === 0) console.log("Server full.");
+    refused += 1;
+    return conn.close();
+  }
   const client = address(conn.remoteAddr);
   console.log(`Connected: ${client}`);
   const closing = new AbortController();
@@ -108,19 +100,21 @@ async function echo(conn: Deno.TcpConn): Promise<void> {
   // clients then cost 1 MB. Each time a read fills the buffer, we double
   // it, up to 64 KiB: a busy client then needs few trips per megabyte.
   let buffer = new Uint8Array(1024), echoed = 0, reads = 0;
-  open.set(closing, Date.now()); // the client's last sign of life: now
   try {
-    // Each read brings n bytes, whatever has arrived; null once the client
-    // has finished sending (the book's `if not data: break`).
-    for (let n; (n = await conn.read(buffer)) !== null;) {
-      open.set(closing, Date.now());
-      // Log the text received as it came, never a JSON.stringify(JSON.parse())
-      // of it: that can change numbers and keys (see json-client). At most
-      // 20 lines per client, each cut to its first 200 characters: /^.{0,200}/
-      // with u (a character, not half of an emoji) and s (line ends too).
-      if (++reads <= 20) {
+    while (true) {
+      open.set(closing, Date.now()); // we wait for the client from now
+      // Each read brings n bytes, whatever has arrived; null once the client
+      // has finished sending (the book's `if not data: break`).
+      const n = await conn.read(buffer);
+      if (n === null) break;
+      // Log the text as it came, never a JSON.stringify(JSON.parse()) of it:
+      // that can change numbers and keys (see json-client). At most 20 lines
+      // per client, each cut to its first 200 characters: /^.{0,200}/ with
+      // u (a character, not half of an emoji) and s (line ends too).
+      reads += 1;
+      if (reads <= 20) {
         const text = utf8.decode(buffer.subarray(0, n), { stream: true });
-        const shown = text.match(/^.{0,200}/su)![0].replace(unsafe, escape);
+        const shown = safe(text.match(/^.{0,200}/su)![0]);
         console.log(`${client} sent ${n} bytes: ${shown}`);
       } else if (reads === 21) console.log(`${client}: echoing, not logging`);
       // The book's sendall(): write() may take only part, so we loop. Each
@@ -140,22 +134,69 @@ async function echo(conn: Deno.TcpConn): Promise<void> {
   console.log(`Disconnected: ${client} (echoed ${echoed} bytes${why})`);
 }
 
-try {
-  // The book's socket(), bind() and listen(1) in one call. It binds to
-  // gethostname(); we, to 127.0.0.1 (this computer only) unless --host.
-  const listener = Deno.listen({ hostname, port });
-  console.log(`Listening on ${address(listener.addr)}`);
-  stop.signal.onabort = () => listener.close(); // That ends the loop below.
-  // The book calls accept() once. We loop, and do not wait for echo(): the
-  // loop goes straight back to accepting the next client.
-  for await (const conn of listener) echo(conn);
-} catch (error) {
-  const taken = `Port ${port} on ${hostname} is in use by another program.`;
-  exit(1, error instanceof Deno.errors.AddrInUse ? taken : `${error}`);
+// ---- The command line, stopping, printing safely: as in every lesson ----
+
+/** --host, --port, --timeout, checked: a usage error ends the program. */
+function commandLine() {
+  const help = `Usage: deno task json-server [--host H] [--port P] [--timeout S]
+  --host HOST  address to listen on (default 127.0.0.1; ::1 for IPv6)
+  --port PORT  port to listen on (default 12345; 0 = any free port)
+  --timeout S  hang up on a client idle for S seconds (default 60)`;
+  const usage = (why: string) => exit(2, `${why} (run with --help for usage)`);
+  if (Deno.args.includes("--help")) exit(0, help);
+  const flags = parseArgs(Deno.args, {
+    string: ["host", "port", "timeout"],
+    default: { host: "127.0.0.1", port: "12345", timeout: "60" },
+    unknown: (arg: string) => usage(`unknown argument ${JSON.stringify(arg)}`),
+  });
+  // [::1] means ::1. The check refuses zones (fe80::1%eth0): not supported.
+  const host = flags.host.replace(/^\[(.*)\]$/, "$1");
+  const port = /^\d{1,5}$/.test(flags.port) ? Number(flags.port) : NaN;
+  const seconds = /^\d+(\.\d+)?$/.test(flags.timeout) ? +flags.timeout : 0;
+  if (!/^[\w.:-]+$/.test(host)) usage("--host must be a name or an address");
+  if (!(port <= 65535)) usage("--port must be a whole number from 0 to 65535");
+  if (!(seconds > 0)) usage("--timeout must be a number of seconds above 0");
+  return { hostname: host, port, seconds };
 }
-// Stopping: open connections may finish for 2 s (or until a second signal);
-// then the sweeper closes the rest, which say so in their Disconnected line.
-stoppedAt = Date.now();
-while (open.size > 0) await new Promise((go) => setTimeout(go, 50));
-clearInterval(sweeper);
-console.log(`Server stopped (${stop.signal.reason}).`);
+
+/** Ends the program: with the help (code 0), or with one line on stderr. */
+function exit(code: number, message: string): never {
+  if (code === 0) console.log(message);
+  else console.error(`error: ${message}`);
+  Deno.exit(code);
+}
+
+/**
+ * Ctrl-C (SIGINT), `kill` (SIGTERM), closing the terminal (SIGHUP): the
+ * first closes the listener and gives open connections until `end`, 2 s on.
+ */
+function stopOnSignals(listener: Deno.TcpListener) {
+  const stop = { signal: "", end: null as number | null };
+  const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const; // Windows: SIGINT
+  for (const signal of signals.slice(0, Deno.build.os === "windows" ? 1 : 3)) {
+    Deno.addSignalListener(signal, () => {
+      // A second signal in the same moment does nothing (see README); one
+      // 0.5 s or more after the first ends the 2 s at once.
+      if (stop.end === null) {
+        [stop.signal, stop.end] = [signal, Date.now() + 2000];
+        listener.close();
+      } else if (Date.now() >= stop.end - 1500) stop.end = Date.now();
+    });
+  }
+  return stop;
+}
+
+/** `127.0.0.1:12345`, or `[::1]:12345` for IPv6, as in URLs. */
+function address({ hostname, port }: Deno.NetAddr): string {
+  return `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
+}
+
+/**
+ * Text from the network may hold control characters (ESC starts commands
+ * to the terminal), invisible ones, or ones that turn text right-to-left:
+ * we show each one as \u{HEX} instead of letting the terminal obey it.
+ */
+function safe(text: string): string {
+  const unsafe = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu;
+  return text.replace(unsafe, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`);
+}

@@ -24,49 +24,7 @@
  */
 import { parseArgs } from "@std/cli/parse-args";
 
-const HELP = `Usage: deno task pickle [--host HOST] [--port PORT] [--timeout S]
-  --host HOST  the echo server's address (default 127.0.0.1; ::1 for IPv6)
-  --port PORT  the echo server's port (default 12345)
-  --timeout S  give up after S seconds (default 5)`;
-
-/** Ends the program: with the help (code 0), or with one line on stderr. */
-function exit(code: number, message: string): never {
-  if (code === 0) console.log(message);
-  else console.error(`error: ${message}`);
-  Deno.exit(code);
-}
-const usage = (text: string) => exit(2, `${text} (run with --help for usage)`);
-
-if (Deno.args.includes("--help")) exit(0, HELP);
-const flags = parseArgs(Deno.args, {
-  string: ["host", "port", "timeout"],
-  default: { host: "127.0.0.1", port: "12345", timeout: "5" },
-  unknown: (arg: string) => usage(`unknown argument ${JSON.stringify(arg)}`),
-});
-// [::1] means ::1. The check refuses zones (fe80::1%eth0): not supported.
-const hostname = flags.host.replace(/^\[(.*)\]$/, "$1");
-const port = /^\d{1,5}$/.test(flags.port) ? Number(flags.port) : NaN;
-const seconds = /^\d+(\.\d+)?$/.test(flags.timeout) ? Number(flags.timeout) : 0;
-if (!/^[\w.:-]+$/.test(hostname)) usage("--host must be a name or an address");
-if (!(port >= 1 && port <= 65535)) {
-  usage("--port must be a whole number from 1 to 65535");
-}
-if (!(seconds > 0)) usage("--timeout must be a number of seconds above 0");
-const where = `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
-
-/** One sentence for each thing that can go wrong, and what to do. */
-function explain(error: unknown): string {
-  if (error instanceof Deno.errors.ConnectionRefused) {
-    return `Nothing is listening on ${where} (connection refused): start the server first (deno task json-server).`;
-  } else if (error instanceof Deno.errors.NotCapable) {
-    return `Deno was not allowed to connect to ${where} (to reach it, run deno run --allow-net=${where} chapters/12_6_pickle.ts with your flags).`;
-  } else if (String(error).includes("failed to lookup address")) {
-    return `Could not find the address of "${hostname}" (the name does not resolve).`;
-  } else if (error instanceof Deno.errors.ConnectionReset) {
-    return `${where} reset the connection before the echo was complete.`;
-  }
-  return `${where}: ${error}`;
-}
+const { hostname, port, where, seconds } = commandLine(); // see end of file
 
 /** The book's class: a person with a name, who is male or not. */
 class Person {
@@ -87,42 +45,44 @@ class Person {
 // what the Person is, and rebuild it ourselves (the book's file is also
 // called pickle.py, which hides Python's own pickle module from `import
 // pickle`, and it imports `pickle_`, a typo: it cannot run as printed).
-const person = new Person("Sarah", true);
-const tagged = { type: "Person", name: person.name, male: person.male };
+
+// The book's Person("Sarah", True), with a tag saying what it is:
+// {"type":"Person","name":"Sarah","male":true}.
+const tagged = { type: "Person", ...new Person("Sarah", true) };
 const sent = new TextEncoder().encode(JSON.stringify(tagged)); // 44 bytes
 
-// One deadline for all of it; and we read back as many bytes as we sent,
-// no more: the book's recv(1024) reads once, and may get half the reply.
-const late =
-  `${where} did not echo it all within ${seconds} s (see --timeout).`;
+// One deadline for all of it (a wrong address may never answer).
+const late = `${where} did not echo and close in ${seconds} s (see --timeout).`;
 const timer = setTimeout(() => exit(1, late), seconds * 1000);
 const reply = new Uint8Array(sent.length);
+let value: unknown;
 try {
   const conn = await Deno.connect({ hostname, port });
   for (let i = 0; i < sent.length;) i += await conn.write(sent.subarray(i));
+  // "That is all": we close our sending half. An echo server, once it has
+  // sent everything back, closes too; that is how we know the echo ended.
+  await conn.closeWrite();
+  // We read back as many bytes as we sent: the book's recv(1024) reads
+  // once, and may get half the reply.
   for (let got = 0; got < sent.length;) {
     const n = await conn.read(reply.subarray(got));
-    if (n === null) {
-      exit(1, `${where} hung up after ${got} of ${sent.length} bytes.`);
-    }
+    if (n === null) exit(1, `${where} hung up after ${got} bytes of the echo.`);
     got += n;
   }
+  // Then the server closes (read gives null). One byte more, and it is not
+  // an echo: we say so. (The book's pickle.loads would ignore such bytes
+  // after the end of its pickle.)
+  const more = await conn.read(new Uint8Array(1));
+  if (more !== null) exit(1, `${where} sent back more than we sent.`);
   conn.close();
+  // Bytes that are not UTF-8 (fatal: true throws on them) cannot be JSON.
+  value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(reply));
 } catch (error) {
   exit(1, explain(error));
 }
 clearTimeout(timer);
 
-let value: unknown;
-try {
-  value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(reply));
-} catch {
-  exit(1, `${where} sent back something that is not JSON.`);
-}
 // Then check that it is exactly how we write a Person, and nothing else.
-function refuse(why: string): never {
-  exit(1, `Refusing the reply from ${where}: not a valid Person (${why}).`);
-}
 // Exactly these keys. Object.keys lists the object's own keys, "__proto__"
 // too (JSON.parse makes it an ordinary key): it gets no further than here.
 // (We do not print the keys: they are text from the network.)
@@ -135,10 +95,10 @@ const { type, name, male } = value as Record<string, unknown>;
 if (type !== "Person") refuse(`"type" must be "Person"`);
 // A name: 1 to 100 characters (u: whole characters, not UTF-16 halves; we
 // read back only as many bytes as we sent, so this limit matters only for
-// a Person that comes from elsewhere),
-// none of them a control character (which could send commands to the
-// terminal when we print the name), an invisible one, or one that turns
-// text right-to-left (which disguise it): [^...] means "none of these".
+// a Person that comes from elsewhere), none of them a control character
+// (which could send commands to the terminal when we print the name), an
+// invisible one, or one that turns text right-to-left (which disguise it):
+// [^...] means "none of these".
 const goodName = /^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]{1,100}$/u;
 if (typeof name !== "string" || !goodName.test(name)) {
   refuse(`"name" must be 1 to 100 characters, none of them unsafe to print`);
@@ -146,5 +106,61 @@ if (typeof name !== "string" || !goodName.test(name)) {
 if (typeof male !== "boolean") refuse(`"male" must be true or false`);
 // Only now, after every check, does a Person exist.
 const copy = new Person(name, male);
-console.log(copy.name);
-console.log("It is a Person:", copy instanceof Person);
+console.log(`${copy.name}\nIt is a Person: ${copy instanceof Person}`);
+
+function refuse(why: string): never {
+  exit(1, `Refusing the reply from ${where}: not a valid Person (${why}).`);
+}
+
+/** One sentence for each thing that can go wrong, and what to do. */
+function explain(error: unknown): string {
+  if (error instanceof Deno.errors.ConnectionRefused) {
+    return `Nothing is listening on ${where} (connection refused): start ` +
+      "the server first (deno task json-server).";
+  } else if (error instanceof Deno.errors.NotCapable) {
+    return `Deno may not connect to ${where} (to reach it, run deno run ` +
+      `--allow-net=${where} chapters/12_6_pickle.ts with your flags).`;
+  } else if (error instanceof SyntaxError || error instanceof TypeError) {
+    return `${where} sent back something that is not JSON.`; // parse, decode
+  } else if (String(error).includes("failed to lookup address")) {
+    return `Could not find the address of "${hostname}" (the name does not ` +
+      "resolve).";
+  }
+  return `${where}: ${error}`;
+}
+
+// ---- The command line: as in every lesson ----
+
+/** The flags, checked: a usage error ends the program (exit status 2). */
+function commandLine() {
+  const help = `Usage: deno task pickle [--host H] [--port P] [--timeout S]
+  --host HOST  the echo server's address (default 127.0.0.1; ::1 for IPv6)
+  --port PORT  the echo server's port (default 12345)
+  --timeout S  give up after S seconds (default 5, at most 86400)`;
+  const usage = (why: string) => exit(2, `${why} (run with --help for usage)`);
+  if (Deno.args.includes("--help")) exit(0, help);
+  const flags = parseArgs(Deno.args, {
+    string: ["host", "port", "timeout"],
+    default: { host: "127.0.0.1", port: "12345", timeout: "5" },
+    unknown: (arg: string) => usage(`unknown argument ${JSON.stringify(arg)}`),
+  });
+  // [::1] means ::1. The check refuses zones (fe80::1%eth0): not supported.
+  const host = flags.host.replace(/^\[(.*)\]$/, "$1");
+  const port = /^[1-9]\d{0,4}$/.test(flags.port) ? Number(flags.port) : NaN;
+  const seconds = /^\d+(\.\d+)?$/.test(flags.timeout) ? +flags.timeout : 0;
+  if (!/^[\w.:-]+$/.test(host)) usage("--host must be a name or an address");
+  if (!(port <= 65535)) usage("--port must be a whole number from 1 to 65535");
+  // A day at most: a timer over 2^31-1 ms (some 24.8 days) fires at once.
+  if (!(seconds > 0 && seconds <= 86400)) {
+    usage("--timeout must be a number of seconds above 0, at most 86400");
+  }
+  const where = `${host.includes(":") ? `[${host}]` : host}:${port}`;
+  return { hostname: host, port, where, seconds };
+}
+
+/** Ends the program: with the help (code 0), or with one line on stderr. */
+function exit(code: number, message: string): never {
+  if (code === 0) console.log(message);
+  else console.error(`error: ${message}`);
+  Deno.exit(code);
+}

@@ -24,8 +24,7 @@ const SIZES_AND_BOOK_NOTE = [
   "  IPv6: 2^128 = 340,282,366,920,938,463,463,374,607,431,768,211,456",
   "",
   "The book's 199.27.76.223 for www.python.org is out of date:",
-  "addresses change, names stay, which is why programs use names.",
-  "Today's answer: deno task address --name www.python.org",
+  "addresses change, names stay (see deno task address --name www.python.org).",
 ];
 const LOOPBACK_V4 = [
   "  IPv4  127.0.0.1",

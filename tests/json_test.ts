@@ -2,7 +2,7 @@
 // (`json-client`), each started through its deno task, and talked to with
 // real sockets.
 
-import { assert, assertEquals, assertMatch } from "@std/assert";
+import { assert, assertEquals, assertLess, assertMatch } from "@std/assert";
 import {
   freePort,
   type Listening,
@@ -10,6 +10,7 @@ import {
   sleep,
   TaskProcess,
 } from "./_helpers.ts";
+import { taskArgs } from "../tools/task_process.ts";
 
 const encoder = new TextEncoder();
 const BOOK_DATA = '{"name": "Johanna", "female": true}';
@@ -296,8 +297,9 @@ Deno.test("json-client prints, and json-server logs, numbers and keys exactly as
 Deno.test("json-client and json-server show C1, bidi, zero-width and U+2028 characters as \\u{HEX}", async () => {
   await using running = await startServer();
   const { server, address: { port } } = running;
-  // U+009B is a one-byte "ESC [" for some terminals; U+202E writes what
-  // follows right-to-left; U+2066 is an isolate; U+200B is invisible.
+  // U+009B (CSI) is one character, two bytes in UTF-8, that some terminals
+  // obey as "ESC ["; U+202E writes what follows right-to-left; U+2066 is an
+  // isolate; U+200B is invisible.
   const data = '"a\u009bb\u202ec\u200bd\u2028e\u2066f\u007fg😀"';
   const shown = '"a\\u{9b}b\\u{202e}c\\u{200b}d\\u{2028}e\\u{2066}f\\u{7f}g😀"';
   const client = await runTask("json-client", [
@@ -549,6 +551,69 @@ Deno.test("json-server turns away clients over 1024, with one log line for many"
   }
 });
 
+// The classic bug: a server that ends at the first failed accept(). With
+// 64 file descriptors (prlimit wraps the task's own command line), about 40
+// clients use them all up; accept() then fails with "Too many open files"
+// until one leaves. --timeout 600 keeps the idle sweeper out of the way, and
+// 64 is far below json-server's own cap of 1024 clients.
+Deno.test({
+  name:
+    "json-server out of file descriptors: one line for the burst, serves again after",
+  ignore: Deno.build.os !== "linux",
+  fn: async () => {
+    await using server = TaskProcess.spawn("/usr/bin/prlimit", [
+      "--nofile=64:64",
+      Deno.execPath(),
+      ...taskArgs("json-server"),
+      "--port",
+      "0",
+      "--timeout",
+      "600",
+    ], { env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" } });
+    const address = await server.listening();
+    const failed =
+      /^Cannot accept: Error: Too many open files \(os error 24\); retrying\.$/;
+    const crowd: Deno.Conn[] = [];
+    try {
+      // One client at a time, each until the server has either logged it or
+      // said it cannot accept: then every descriptor is in use.
+      while (!server.stdoutLines.some((line) => failed.test(line))) {
+        assert(crowd.length < 100, "100 clients and accept() never failed");
+        const conn = await Deno.connect(address);
+        crowd.push(conn);
+        const who = RegExp.escape(addressOf(conn));
+        await server.waitForLine(
+          new RegExp(`^Connected: ${who}$|${failed.source}`),
+        );
+      }
+      // Retries at 5, 10, 20, ... 640 ms: the burst goes on for 1.3 s, and
+      // its one line stays one.
+      await sleep(1500);
+      assertEquals(server.stdoutLines.filter((l) => failed.test(l)).length, 1);
+      assertEquals(server.stderrLines, []);
+      // Still listening: a connection is taken into the system's queue.
+      const queued = await Deno.connect(address);
+      queued.close();
+    } finally {
+      // All at once, so that they free their descriptors together.
+      for (const conn of crowd) conn.close();
+    }
+    // The crowd has left: a new client is served (within the next retry).
+    const client = await Deno.connect(address);
+    try {
+      await writeAll(client, encoder.encode(BOOK_DATA));
+      const echo = await readExactly(client, BOOK_DATA.length);
+      assertEquals(new TextDecoder().decode(echo), BOOK_DATA);
+    } finally {
+      client.close();
+    }
+    assertEquals(server.stdoutLines.filter((l) => failed.test(l)).length, 1);
+    const stopped = await server.stop();
+    assertEquals([stopped.code, stopped.stderr], [0, ""]);
+    assertEquals(stopped.stdout.split("\n").at(-1), "Server stopped (SIGINT).");
+  },
+});
+
 Deno.test("json-server hangs up on a client silent for --timeout seconds, not on a busy one", async () => {
   await using running = await startServer(["--timeout", "1"]);
   const { server, address } = running;
@@ -637,6 +702,55 @@ Deno.test("json-server stops on Ctrl-C with clients connected: 2 s to finish, ex
   }
 });
 
+Deno.test("json-server: two Ctrl-C 1 ms apart count as one; the grace holds", async () => {
+  await using running = await startServer();
+  const { server, address } = running;
+  const client = await Deno.connect(address);
+  try {
+    await server.waitForLine(/^Connected: /);
+    // `deno task` passes one Ctrl-C on twice, a millisecond apart.
+    server.kill("SIGINT");
+    await sleep(1);
+    server.kill("SIGINT");
+    await sleep(1000);
+    // Still within the 2 s: the connection is served.
+    await writeAll(client, encoder.encode("[1]"));
+    assertEquals(new TextDecoder().decode(await readExactly(client, 3)), "[1]");
+    const stopped = await server.finished();
+    assertEquals(stopped.code, 0);
+    assert(
+      stopped.stdout.includes(
+        `Disconnected: ${addressOf(client)} (echoed 3 bytes; stop)`,
+      ),
+      stopped.stdout,
+    );
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("json-server: a second Ctrl-C, 0.5 s or more after the first, ends the grace", async () => {
+  await using running = await startServer();
+  const { server, address } = running;
+  const idle = await Deno.connect(address);
+  try {
+    await server.waitForLine(/^Connected: /);
+    server.kill("SIGINT");
+    await sleep(600);
+    const second = Date.now();
+    server.kill("SIGINT");
+    const stopped = await server.finished();
+    // Without it, the grace would go on for 1.4 s more.
+    assertLess(Date.now() - second, 1200);
+    assertEquals(stopped.stdout.split("\n").slice(-2), [
+      `Disconnected: ${addressOf(idle)} (echoed 0 bytes; stop)`,
+      "Server stopped (SIGINT).",
+    ]);
+  } finally {
+    idle.close();
+  }
+});
+
 for (const signal of ["SIGTERM", "SIGHUP"] as const) {
   Deno.test(`json-server stops on ${signal}, exit 0, and says which`, async () => {
     await using running = await startServer();
@@ -705,7 +819,7 @@ Deno.test("json-client: a server that hangs up early, sends no JSON, or stays si
         await conn.closeWrite();
       },
       [],
-      "hung up after 13 of 35 bytes.",
+      "hung up after 13 bytes of the echo.",
     ],
     [
       // As many bytes as we sent, but not JSON (and not all UTF-8).
@@ -723,7 +837,7 @@ Deno.test("json-client: a server that hangs up early, sends no JSON, or stays si
     [
       () => sleep(0),
       ["--timeout", "0.3"],
-      "did not echo it all within 0.3 s (see --timeout).",
+      "did not echo it all in 0.3 s (see --timeout).",
     ],
   ];
   for (const [respond, flags, sentence] of cases) {
@@ -740,6 +854,26 @@ Deno.test("json-client: a server that hangs up early, sends no JSON, or stays si
       ]);
     });
   }
+});
+
+// A timer over 2^31-1 ms (about 24.8 days) fires at once: --timeout 2147484
+// was "did not echo it all within 2147484 s", at once. A day is the most.
+Deno.test("json-client --timeout over a day is a usage error, a day works", async () => {
+  const result = await runTask("json-client", ["--timeout", "2147484"]);
+  assertEquals([result.code, result.stdout, result.stderr], [
+    2,
+    "",
+    "error: --timeout must be a number of seconds above 0, at most 86400 " +
+    "(run with --help for usage)",
+  ]);
+  await using running = await startServer();
+  const day = await runTask("json-client", [
+    "--port",
+    `${running.address.port}`,
+    "--timeout",
+    "86400",
+  ]);
+  assertEquals([day.code, day.stdout, day.stderr], [0, BOOK_DATA, ""]);
 });
 
 Deno.test("json-client --data that is not JSON: one line, exit 2", async () => {
@@ -759,6 +893,10 @@ Deno.test("json-client --data that is not JSON: one line, exit 2", async () => {
 
 for (const task of ["json-server", "json-client"]) {
   const low = task === "json-server" ? 0 : 1;
+  // The client's --timeout is a timer: a day at most (see below).
+  const seconds = task === "json-server"
+    ? "--timeout must be a number of seconds above 0"
+    : "--timeout must be a number of seconds above 0, at most 86400";
   Deno.test(`${task} --help prints usage and exits 0`, async () => {
     const result = await runTask(task, ["--help"]);
     assertEquals(result.code, 0);
@@ -768,7 +906,7 @@ for (const task of ["json-server", "json-client"]) {
   const cases: [string[], string][] = [
     [["--port", "abc"], `--port must be a whole number from ${low} to 65535`],
     [["--port", "70000"], `--port must be a whole number from ${low} to 65535`],
-    [["--timeout", "0"], "--timeout must be a number of seconds above 0"],
+    [["--timeout", "0"], seconds],
     [["--colour"], 'unknown argument "--colour"'],
     [["extra"], 'unknown argument "extra"'],
     // Brackets that do not pair, a control character, an IPv6 zone.

@@ -2,7 +2,7 @@
 // server and rebuilds it only if what comes back is exactly a Person.
 
 import { assertEquals, assertMatch } from "@std/assert";
-import { freePort, runTask, TaskProcess } from "./_helpers.ts";
+import { freePort, runTask, sleep, TaskProcess } from "./_helpers.ts";
 
 /** What pickle sends: Sarah as tagged JSON, 44 bytes, no newline. */
 const SARAH = '{"type":"Person","name":"Sarah","male":true}';
@@ -152,9 +152,9 @@ for (const [reply, reason] of tampered) {
 }
 
 // A server that swaps Sarah's name for one as long in bytes, holding a
-// character that is unsafe to print: DEL and C1 controls (U+009B is a
-// one-byte "ESC ["), a right-to-left override or isolate, an invisible
-// one, a line separator.
+// character that is unsafe to print: DEL and C1 controls (U+009B, CSI, is
+// one character, two bytes in UTF-8, that some terminals obey as "ESC ["),
+// a right-to-left override or isolate, an invisible one, a line separator.
 const unsafeNames = [
   "Sa\u007fah",
   "Sa\u009bh",
@@ -208,32 +208,108 @@ Deno.test("pickle refuses bytes that are not JSON (a real pickle, say)", async (
   });
 });
 
-Deno.test("pickle reads no more than it sent, however much comes back", async () => {
-  // 1 MB of a name that never ends: pickle reads 44 bytes, no more.
-  const long = encoder.encode(`{"name":"${"x".repeat(1_000_000)}`);
-  await withImpostor(() => long, async (port) => {
+// An echo is exactly as long as what was sent. Before, a longer reply was
+// cut to 44 bytes and parsed: a valid Person followed by more was taken
+// for the echo, and 1 MB of garbage was called "not JSON".
+for (
+  const [what, reply] of [
+    ["Sarah and one byte more", encoder.encode(`${SARAH} `)],
+    ["1 MB", encoder.encode(`{"name":"${"x".repeat(1_000_000)}`)],
+  ] as const
+) {
+  Deno.test(`pickle says a reply longer than what it sent is not an echo: ${what}`, async () => {
+    await withImpostor(() => reply, async (port) => {
+      const result = await runTask("pickle", ["--port", `${port}`]);
+      assertEquals([result.code, result.stdout, result.stderr], [
+        1,
+        "",
+        `error: 127.0.0.1:${port} sent back more than we sent.`,
+      ]);
+    });
+  });
+}
+
+Deno.test("pickle: a server that closes without echoing, one sentence", async () => {
+  await withImpostor(() => new Uint8Array(0), async (port) => {
     const result = await runTask("pickle", ["--port", `${port}`]);
-    assertEquals([result.code, result.stderr], [
+    assertEquals([result.code, result.stdout, result.stderr], [
       1,
-      `error: 127.0.0.1:${port} sent back something that is not JSON.`,
+      "",
+      `error: 127.0.0.1:${port} hung up after 0 bytes of the echo.`,
     ]);
   });
 });
 
-Deno.test("pickle gives up on a silent server after --timeout", async () => {
-  await withImpostor(() => new Uint8Array(0), async (port) => {
-    const result = await runTask("pickle", [
+// pickle closes its sending half once all is sent; an echo server then
+// closes too, and that end is what tells a whole echo from a longer reply.
+// A server that stays silent, or echoes and does not close, runs into
+// --timeout.
+for (const echo of [false, true]) {
+  const what = echo ? "echoes but never closes" : "stays silent";
+  Deno.test(`pickle gives up on a server that ${what}, after --timeout`, async () => {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const serving = (async () => {
+      const conn = await listener.accept();
+      try {
+        // Read the 44 bytes (and pickle's end of sending), then hold on.
+        const bytes = new Uint8Array(44);
+        for (let got = 0; got < 44;) {
+          got += (await conn.read(bytes.subarray(got))) ?? 44;
+        }
+        if (echo) await conn.write(bytes);
+        await sleep(1500);
+      } finally {
+        closeQuietly(conn);
+      }
+    })();
+    try {
+      const { port } = listener.addr;
+      const result = await runTask("pickle", [
+        "--port",
+        `${port}`,
+        "--timeout",
+        "0.5",
+      ]);
+      assertEquals([result.code, result.stdout, result.stderr], [
+        1,
+        "",
+        `error: 127.0.0.1:${port} did not echo and close in 0.5 s (see ` +
+        `--timeout).`,
+      ]);
+    } finally {
+      await serving;
+      listener.close();
+    }
+  });
+}
+
+// A timer over 2^31-1 ms (about 24.8 days) fires at once: 2147484 s was
+// "did not echo it ... within 2147484 s", at once. A day is the most.
+Deno.test("pickle --timeout over a day is a usage error, a day works", async () => {
+  const result = await runTask("pickle", ["--timeout", "2147484"]);
+  assertEquals([result.code, result.stdout, result.stderr], [
+    2,
+    "",
+    "error: --timeout must be a number of seconds above 0, at most 86400 " +
+    "(run with --help for usage)",
+  ]);
+  await using server = TaskProcess.start("json-server", ["--port", "0"]);
+  try {
+    const { port } = await server.listening();
+    const day = await runTask("pickle", [
       "--port",
       `${port}`,
       "--timeout",
-      "0.3",
+      "86400",
     ]);
-    assertEquals([result.code, result.stderr], [
-      1,
-      `error: 127.0.0.1:${port} did not echo it all within 0.3 s (see ` +
-      `--timeout).`,
+    assertEquals([day.code, day.stdout, day.stderr], [
+      0,
+      "Sarah\nIt is a Person: true",
+      "",
     ]);
-  });
+  } finally {
+    await server.stop();
+  }
 });
 
 Deno.test("pickle with no server: one sentence, exit 1", async () => {
@@ -257,7 +333,10 @@ for (
   const [args, message] of <[string[], string][]> [
     [["--port", "abc"], "--port must be a whole number from 1 to 65535"],
     [["--port", "0"], "--port must be a whole number from 1 to 65535"],
-    [["--timeout", "soon"], "--timeout must be a number of seconds above 0"],
+    [
+      ["--timeout", "soon"],
+      "--timeout must be a number of seconds above 0, at most 86400",
+    ],
     [["--name", "Eve"], 'unknown argument "--name"'],
     [["extra"], 'unknown argument "extra"'],
     [["--host", "[::1"], "--host must be a name or an address"],

@@ -255,7 +255,7 @@ Deno.test("tcp-client --help prints usage and exits 0", async () => {
   assertMatch(result.stdout, /^Usage: deno task tcp-client /);
   assertMatch(
     result.stdout,
-    /\n {2}--timeout S {2}give up after S seconds of silence \(default 10\)$/,
+    /\n {2}--timeout S {2}give up after S seconds of silence \(default 10, at most 86400\)$/,
   );
 });
 
