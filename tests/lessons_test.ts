@@ -23,7 +23,11 @@ const BUDGETS: Record<string, number> = {
   // alone tells a cut transfer from a finished one, and a buffer that grows
   // with the bytes, not with the number of reads. Held at what it is now.
   "12_4_fragmented.ts": 75,
-  "12_5_json_server.ts": 85,
+  // 85 could not also hold what issue 16 asked of it: accept() retried
+  // with a growing pause instead of ending the server (11 lines where
+  // `for await` was 1), plain loops instead of the dense forms, and the
+  // command line and stopping moved to the end as functions. Held here.
+  "12_5_json_server.ts": 114,
   "12_5_json_client.ts": 85,
   "12_6_pickle.ts": 85,
   // Issue 8 gave this one no budget: it reads two container formats, five
