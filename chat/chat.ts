@@ -87,7 +87,7 @@ if (role === "client" && port === 0) usage("a client's --port cannot be 0");
 
 // Ctrl-C (SIGINT), `kill` (SIGTERM) and closing the terminal (SIGHUP) make
 // us leave at once; the line printed names the signal. A second abort does
-// nothing (one Ctrl-C can arrive twice: see README.md).
+// nothing (one Ctrl-C may arrive twice: see ../README.md).
 const { stop } = conversation;
 const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const; // Windows: SIGINT
 for (const signal of signals.slice(0, Deno.build.os === "windows" ? 1 : 3)) {

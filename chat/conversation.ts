@@ -53,7 +53,7 @@ async function next(chat: Chat, ms?: number): Promise<Event> {
   return event;
 }
 
-/** Resolves once the event loop has run: network reads ready are done. */
+/** Resolves after a turn of the event loop: reads of bytes already here end. */
 const aTurnOfTheEventLoop = () => new Promise((go) => setTimeout(go));
 
 /** Server: says hello, then waits for the client's. Null: both done. */
@@ -125,9 +125,9 @@ export async function talk(chat: Chat, myTurn: boolean): Promise<Outcome> {
     // Our turn. A line typed ahead is sent at once, and printed, since nobody
     // saw it typed here. Else we show the prompt, and the line typed after it
     // is already on screen (`alice: hi bob`) as the message line.
-    // But what the peer sent during our turn is out of turn, not a reply to
-    // a line typed ahead: a frame already here is read first (we give it a
-    // turn of the event loop: README.md, rule 3) before we take the line.
+    // But a message the peer sent during our turn is out of turn, not a reply
+    // to a line typed ahead (rule 3 in README.md): a frame already here is
+    // read first (we give it a turn of the event loop), then the line.
     const typedAhead = screen.lineWaiting();
     if (typedAhead) await Promise.race([fromPeer, aTurnOfTheEventLoop()]);
     else screen.prompt(me);

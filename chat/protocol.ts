@@ -79,11 +79,11 @@ export function parseFrame(line: string): Frame {
   }
   // A hello for another protocol, or another version, may have other keys:
   // say what it is before checking the keys. JSON has one kind of number:
-  // 1.0 and 1e0 are the number one. "1" and true are not numbers at all.
+  // 1.0 and 1e0 are the number one. "1" and true are no numbers at all.
   const { protocol, version } = value;
+  const otherProtocol = typeof protocol === "string" && protocol !== PROTOCOL;
   const otherVersion = typeof version === "number" && version !== VERSION;
-  const other = typeof protocol === "string" && protocol !== PROTOCOL;
-  if (type === "hello" && (other || protocol === PROTOCOL && otherVersion)) {
+  if (type === "hello" && (otherProtocol || otherVersion)) {
     const got = `protocol ${quote(protocol)} version ${quote(version)}`;
     const speak = `this program speaks ${PROTOCOL} version ${VERSION}`;
     throw new ProtocolError("wrong-protocol", `a hello for ${got} (${speak})`);
