@@ -8,6 +8,13 @@ import {
   assertStringIncludes,
 } from "@std/assert";
 import { freePort, readAll, runTask, sleep, TaskProcess } from "./_helpers.ts";
+import {
+  ACCEPT_FAILED,
+  canLimit,
+  CROWD,
+  crowd,
+  startWithFewDescriptors,
+} from "./_descriptors.ts";
 
 Deno.test("tcp-server greets clients 0..N-1 in order of arrival and logs each", async () => {
   await using server = TaskProcess.start("tcp-server", ["--port", "0"]);
@@ -140,6 +147,33 @@ Deno.test("tcp-server: one Ctrl-C that arrives twice (deno task) is still a clea
   const stopped = await server.finished();
   assertEquals(stopped.code, 0, stopped.stderr);
   assertMatch(stopped.stdout, /Server stopped \(SIGINT\)\.$/);
+});
+
+// Issue 16: a failed accept (here "Too many open files", as under a flood
+// of clients) used to end the server, and every client after was refused.
+// Now it logs one line for the burst, waits and accepts again: once the
+// crowd has gone, the next client is greeted, with the next number.
+Deno.test({
+  name:
+    "tcp-server short of descriptors: one line for the burst, and the next client is greeted",
+  ignore: !canLimit,
+  fn: async () => {
+    await using server = startWithFewDescriptors("tcp-server", ["--port", "0"]);
+    const address = await server.listening();
+    const conns = await crowd(address);
+    // The server's own word that accept failed; on the old code, its last.
+    await server.waitForLine(ACCEPT_FAILED, { stream: "stderr" });
+    for (const conn of conns) conn.close();
+    // Every one of the crowd was queued (and is accepted in the end, even
+    // closed), so the next client is number CROWD.
+    const next = await runTask("tcp-listener", ["--port", `${address.port}`]);
+    assertEquals(next.stdout, `${CROWD}. Hi new friend!`, next.stderr);
+    const stopped = await server.stop();
+    assertEquals(stopped.code, 0, server.transcript());
+    assertMatch(stopped.stdout, /\nServer stopped \(SIGINT\)\.$/);
+    // One line for the whole burst, however many accepts failed.
+    assertEquals(server.stderrLines.length, 1, server.transcript());
+  },
 });
 
 Deno.test("tcp-server says the port is in use, and exits 1", async () => {
