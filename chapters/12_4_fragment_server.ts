@@ -3,14 +3,16 @@
  * the book's fragmented.py receives one but shows no sender)
  *
  * Sends every client one message in writes of 64 KiB, after a line with its
- * length. The client's reads need not line up with these writes: TCP keeps
- * the bytes in order, not the pieces. Equal digests: every byte arrived.
+ * length (--size N sets it; --host ::1 serves over IPv6). The client's reads
+ * need not line up with these writes: TCP keeps the bytes in order, not the
+ * pieces. The same SHA-256 digest on both sides: every byte arrived.
  *
  *   $ deno task fragment-server
  *   Listening on 127.0.0.1:10003
  *   Message: 1048576 bytes
  *   SHA-256 207f8672807d3e336aaef553a73f765ac34b39bebc689f82b697b9fcb0befed0
  *   Sent 1048576 bytes in 17 writes to 127.0.0.1:35762
+ *   Sent 1048576 bytes in 17 writes to 127.0.0.1:35770
  *   ^CServer stopped (SIGINT).
  *
  *   $ deno task fragmented                          (in terminal 2)
@@ -19,8 +21,6 @@
  *   $ nc 127.0.0.1 10003 | head -n 2                (Ctrl-D ends netcat)
  *   Length: 1048576
  *   Line 00000001: TCP keeps the bytes in order but not the pieces.
- *
- * --size N sets the message's length; --host ::1 serves over IPv6.
  * @module
  */
 import { parseArgs } from "@std/cli/parse-args";
@@ -75,10 +75,10 @@ async function serve(conn: Deno.TcpConn) {
   sending.add(conn);
   let sent = 0, writes = 0;
   try {
-    // 64 KiB per write, while the client reads 1 KiB at a time: how a sender
-    // cuts its writes and how a receiver cuts its reads are unrelated. (The
-    // Length line makes 1 MiB spill into a 17th write.) conn.write, like the
-    // book's send(), may write only part: loop until all is out.
+    // 64 KiB per write, while the client reads 1 KiB at a time: the reads
+    // need not line up with the writes. (The Length line makes 1 MiB spill
+    // into a 17th write.) conn.write, like the book's send(), may write only
+    // part: loop until all is out.
     while (sent < data.length) {
       sent += await conn.write(data.subarray(sent, sent + 65536));
       writes += 1;
@@ -93,8 +93,9 @@ async function serve(conn: Deno.TcpConn) {
   // client lie unread (typing in netcat, an HTTP request), and the system
   // resets it, destroying what we sent that is still on its way. So read and
   // drop what comes until the client hangs up, or 3 s pass; either way, that
-  // closes `conn`. (A client that sends more than the system's buffers hold
-  // before it reads anything would wait until Ctrl-C: nobody reads it.)
+  // closes `conn`. (A message larger than the system's buffers, and a client
+  // that sends more than they hold before it reads: each side waits for the
+  // other to read, until Ctrl-C.)
   const signal = AbortSignal.timeout(3000);
   await conn.readable.pipeTo(new WritableStream(), { signal }).catch(() => {});
 }

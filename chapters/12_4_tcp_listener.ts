@@ -88,7 +88,7 @@ function commandLine(): { hostname: string; port: number; seconds: number } {
   const time = /^\d+(\.\d+)?$/.test(flags.timeout) ? Number(flags.timeout) : 0;
   if (!/^[\w.:-]+$/.test(host)) usage("--host must be a name or an address");
   if (!(port <= 65535)) usage("--port must be a whole number from 1 to 65535");
-  // A day at most: a timer longer than 2^31 ms, some 24 days, fires at once.
+  // A day at most: a timer over 2^31-1 ms (24.8 days) fires at once.
   if (!(time > 0 && time <= 86400)) {
     usage("--timeout must be a number of seconds above 0, at most 86400");
   }

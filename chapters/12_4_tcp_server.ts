@@ -13,9 +13,10 @@
  *   Connection from: 127.0.0.1:41800       1. Hi new friend!
  *   ^CServer stopped (SIGINT).
  *
- * nc stays open after the greeting. What you type in the next 2 s is read
- * and dropped; then the server hangs up, and Ctrl-D or the next line you
- * type ends nc. --host ::1 listens on IPv6; --port 0 picks a free port.
+ * nc stays open after the greeting: what you type in the next 2 s is read
+ * and dropped, then the server hangs up and the next line you type ends nc
+ * (Ctrl-D ends it at any time). --host ::1 listens on IPv6; --port 0 picks
+ * a free port.
  * Ctrl-C (or SIGTERM, or closing the terminal) stops accepting at once; a
  * greeting under way gets at most 2 seconds more to finish.
  *
@@ -30,8 +31,10 @@ let count = 0, delay = 0, failedAt = 0;
 try {
   // The book's socket(), bind() and listen(5) in one call. (The 5 was the
   // queue of clients not yet accepted, not a limit on clients.) The book
-  // binds to gethostname(), which other computers may reach; 127.0.0.1 is
-  // this computer only, until you choose --host 0.0.0.0.
+  // binds to its computer's name, gethostname(): a network address, or on
+  // Debian 127.0.1.1, this computer only, as 127.0.0.1 is. To listen on
+  // every address: deno run --allow-net=0.0.0.0 chapters/12_4_tcp_server.ts
+  // --host 0.0.0.0
   const listener = Deno.listen({ hostname, port });
   // listener.addr is the real address: with --port 0, the port we got.
   console.log(`Listening on ${address(listener.addr)}`);
@@ -49,9 +52,8 @@ try {
       // open files": a crowd of clients), and then everyone after is
       // refused. Like Go's net/http we wait, 5 ms doubling to 1 s, and try
       // again: one line per burst (no failure for 10 s before), not per try.
-      if (Date.now() - failedAt > 10_000) {
-        console.error(`Accept failed, retrying: ${error}`);
-      }
+      const newBurst = Date.now() - failedAt > 10_000;
+      if (newBurst) console.error(`Accept failed, retrying: ${error}`);
       failedAt = Date.now();
       delay = delay === 0 ? 5 : Math.min(2 * delay, 1000);
       await new Promise((wake) => setTimeout(wake, delay));

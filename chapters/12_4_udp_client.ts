@@ -41,17 +41,16 @@ try {
   // The book's recvfrom() waits for ever: with no server, or a datagram
   // lost on the way, the client hangs. We give up after --timeout seconds
   // (that bounds a slow name lookup too).
-  setTimeout(
-    () => exit(1, explain(new Deno.errors.TimedOut())),
-    seconds * 1000,
-  );
+  const noAnswer = new Deno.errors.TimedOut();
+  setTimeout(() => exit(1, explain(noAnswer)), seconds * 1000);
   const socket = Deno.listenDatagram({ transport: "udp", hostname, port: 0 });
   // The book's sendto(): the data, and the address it should go to.
   await socket.send(message, { transport: "udp", hostname: host, port });
   // Each turn of the loop waits for the next datagram: the book's
-  // recvfrom(2048), which cuts a longer datagram without a word. Deno's
-  // loop takes up to 65,507 bytes, any datagram over IPv4. (Over IPv6 one
-  // may carry 65,527 bytes: the rest would be cut. Our answers are short.)
+  // recvfrom(2048), which on Linux and macOS cuts a longer datagram without
+  // a word (Windows raises an error). Deno's loop takes up to 65,507 bytes,
+  // any datagram over IPv4. (Over IPv6 one may carry 65,527 bytes: the rest
+  // would be cut. Our answers are short.)
   for await (const [data, sender] of socket) {
     const from = sender as Deno.NetAddr;
     // Anyone can send to our port: only a datagram from the server is the
@@ -111,7 +110,7 @@ function commandLine() {
   // No zones (fe80::1%eth0): we do not support them.
   if (!/^[\w.:-]+$/.test(host)) usage("--host must be a name or an address");
   if (!(port <= 65535)) usage("--port must be a whole number from 1 to 65535");
-  // A day at most: a timer longer than 2^31 ms, some 24 days, fires at once.
+  // A day at most: a timer over 2^31-1 ms (24.8 days) fires at once.
   if (!(time > 0 && time <= 86400)) {
     usage("--timeout must be a number of seconds above 0, at most 86400");
   }

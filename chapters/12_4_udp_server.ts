@@ -28,10 +28,11 @@ import { parseArgs } from "@std/cli/parse-args";
 const { hostname, port } = commandLine(); // --host, --port: see the end
 const stop = stopOnSignals(); // Ctrl-C, kill: see the end
 
-// The book's recvfrom(2048) silently throws away all but the first 2048
-// bytes of a longer datagram (UDP never splits one across two receives). A
-// datagram carries up to 65,507 bytes over IPv4, 65,527 over IPv6: this
-// buffer, reused for each one, holds any of them whole.
+// On Linux and macOS, the book's recvfrom(2048) silently throws away all
+// but the first 2048 bytes of a longer datagram (Windows raises an error):
+// UDP never splits one across two receives. A datagram carries up to 65,507
+// bytes over IPv4, 65,527 over IPv6: this buffer, reused for each one,
+// holds any of them whole.
 const buffer = new Uint8Array(65527), encoder = new TextEncoder();
 try {
   // The book's socket(AF_INET, SOCK_DGRAM) and bind() in one call. The book
