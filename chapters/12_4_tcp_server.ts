@@ -16,9 +16,8 @@
  * nc stays open after the greeting: what you type in the next 2 s is read
  * and dropped, then the server hangs up and the next line you type ends nc
  * (Ctrl-D ends it at any time). --host ::1 listens on IPv6; --port 0 picks
- * a free port.
- * Ctrl-C (or SIGTERM, or closing the terminal) stops accepting at once; a
- * greeting under way gets at most 2 seconds more to finish.
+ * a free port. Ctrl-C (or SIGTERM, or closing the terminal) stops accepting
+ * at once; a greeting under way gets at most 2 seconds more to finish.
  *
  * @module
  */
