@@ -31,7 +31,7 @@ const { stop, cut } = stopOnSignals(); // Ctrl-C, kill: see the end
 const { data, digest } = await buildMessage(size); // the Length line first
 const sending = new Set<Deno.TcpConn>(); // transfers under way
 
-let delay = 0, failedAt = 0;
+let pause = 0; // ms to wait after a failed accept(); 0 while accepts work
 try {
   const listener = Deno.listen({ hostname, port });
   console.log(`Listening on ${address(listener.addr)}`);
@@ -41,20 +41,17 @@ try {
     try {
       // Not awaited: the loop goes straight back to accepting.
       serve(await listener.accept());
-      delay = 0;
+      pause = 0;
     } catch (error) {
-      if (stop.aborted) break;
-      // A classic server bug: end at the first failed accept. It fails when
-      // we are out of file descriptors ("Too many open files": a crowd of
-      // clients), and then everyone after is refused. Like Go's net/http we
-      // wait, 5 ms doubling to 1 s, and try again: one line per burst (no
-      // failure for 10 s before), not one per try.
-      if (Date.now() - failedAt > 10_000) {
-        console.error(`Accept failed, retrying: ${error}`);
-      }
-      failedAt = Date.now();
-      delay = delay === 0 ? 5 : Math.min(2 * delay, 1000);
-      await sleep(delay);
+      if (stop.aborted) break; // a signal closed the listener: we stop
+      // A classic server bug is to end here: one bad moment ("Too many open
+      // files" while a crowd of clients is connected) and everyone after is
+      // refused. Such errors pass, so, as Go's net/http does, we wait 5 ms,
+      // doubling up to 1 s, and accept again. One line for a run of
+      // failures, not one per failure.
+      if (pause === 0) console.log(`Cannot accept: ${error}; retrying.`);
+      pause = pause === 0 ? 5 : Math.min(2 * pause, 1000);
+      await sleep(pause);
     }
   }
 } catch (error) {

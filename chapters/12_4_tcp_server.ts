@@ -26,7 +26,8 @@ import { parseArgs } from "@std/cli/parse-args";
 const { hostname, port } = commandLine(); // --host, --port: see the end
 const stop = stopOnSignals(); // Ctrl-C, kill: see the end
 
-let count = 0, delay = 0, failedAt = 0;
+let count = 0; // clients so far: the N of each greeting
+let pause = 0; // ms to wait after a failed accept(); 0 while accepts work
 try {
   // The book's socket(), bind() and listen(5) in one call. (The 5 was the
   // queue of clients not yet accepted, not a limit on clients.) The book
@@ -43,19 +44,17 @@ try {
       // The book's accept(): wait for the next client. We do not wait for
       // the greeting: the loop goes straight back to accepting.
       greet(await listener.accept(), count++);
-      delay = 0;
+      pause = 0;
     } catch (error) {
-      if (stop.aborted) break;
-      // A classic server bug, the book's too: end at the first failed
-      // accept. It fails when we are out of file descriptors ("Too many
-      // open files": a crowd of clients), and then everyone after is
-      // refused. Like Go's net/http we wait, 5 ms doubling to 1 s, and try
-      // again: one line per burst (no failure for 10 s before), not per try.
-      const newBurst = Date.now() - failedAt > 10_000;
-      if (newBurst) console.error(`Accept failed, retrying: ${error}`);
-      failedAt = Date.now();
-      delay = delay === 0 ? 5 : Math.min(2 * delay, 1000);
-      await new Promise((wake) => setTimeout(wake, delay));
+      if (stop.aborted) break; // a signal closed the listener: we stop
+      // A classic server bug, the book's too, is to end here: one bad moment
+      // ("Too many open files" while a crowd of clients is connected) and
+      // everyone after is refused. Such errors pass, so, as Go's net/http
+      // does, we wait 5 ms, doubling up to 1 s, and accept again. One line
+      // for a run of failures, not one per failure.
+      if (pause === 0) console.log(`Cannot accept: ${error}; retrying.`);
+      pause = pause === 0 ? 5 : Math.min(2 * pause, 1000);
+      await new Promise((go) => setTimeout(go, pause));
     }
   }
 } catch (error) {

@@ -1,13 +1,15 @@
 /**
  * Servers short of file descriptors (issue 16, "a failed accept must not
- * end a server"). A server under `prlimit --nofile=64:64` has 64 open files
- * at most, about 25 of them Deno's own: a crowd of clients makes its
- * accept() fail with "Too many open files" (EMFILE), as a flood of clients
- * does to any server. Used by tcp_server_test.ts and fragmented_test.ts.
+ * end a server"). A server under `prlimit --nofile=64:64` may have 64 open
+ * files, about 25 of them Deno's own: some 40 clients use up the rest, and
+ * accept() fails with "Too many open files" (EMFILE), as a flood of clients
+ * makes it fail on any server. Used by tcp_server_test.ts and
+ * fragmented_test.ts.
  *
  * @module
  */
 
+import { assert } from "@std/assert";
 import { TaskProcess } from "./_helpers.ts";
 import { taskArgs } from "../tools/task_process.ts";
 
@@ -25,13 +27,9 @@ function installed(path: string): boolean {
   }
 }
 
-/** More clients at once than 64 descriptors can hold, fewer than the
- * listen queue (128 or more), so that every one of them connects. */
-export const CROWD = 100;
-
-/** What a server logs, once per burst, when accept fails (on stderr). */
+/** What a server logs (on stdout), once for a run of failed accepts. */
 export const ACCEPT_FAILED =
-  /^Accept failed, retrying: .*Too many open files \(os error 24\)$/;
+  /^Cannot accept: Error: Too many open files \(os error 24\); retrying\.$/;
 
 /**
  * Starts task TASK with ARGS as a reader would, with its own command line
@@ -50,11 +48,29 @@ export function startWithFewDescriptors(
   ], { env: { NO_COLOR: "1" } });
 }
 
-/** Opens CROWD connections to ADDRESS at once; the caller closes them. */
-export function crowd(
+/**
+ * Connects to SERVER one client at a time, each until the server has shown
+ * that it accepted it (`accepted(client)` builds the line to wait for, from
+ * the client's address as the server prints it) or has said it cannot
+ * accept: then every descriptor is in use, and one client waits in the
+ * system's queue. Returns the clients, for the caller to close; no step
+ * waits on a clock, each on what the server says.
+ */
+export async function crowdUntilAcceptFails(
+  server: TaskProcess,
   address: { hostname: string; port: number },
+  accepted: (client: string) => RegExp,
 ): Promise<Deno.TcpConn[]> {
-  return Promise.all(
-    Array.from({ length: CROWD }, () => Deno.connect(address)),
-  );
+  const crowd: Deno.TcpConn[] = [];
+  while (!server.stdoutLines.some((line) => ACCEPT_FAILED.test(line))) {
+    assert(crowd.length < 100, "100 clients, and accept() never failed");
+    const conn = await Deno.connect(address);
+    crowd.push(conn);
+    const { hostname, port } = conn.localAddr as Deno.NetAddr;
+    const line = accepted(RegExp.escape(`${hostname}:${port}`));
+    await server.waitForLine(
+      new RegExp(`${line.source}|${ACCEPT_FAILED.source}`),
+    );
+  }
+  return crowd;
 }
