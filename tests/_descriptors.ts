@@ -35,6 +35,8 @@ export const ACCEPT_FAILED =
  * Starts task TASK with ARGS as a reader would, with its own command line
  * from deno.json, but through `prlimit --nofile=64:64` (prlimit sets the
  * limit, then runs the command in its place: same process, same signals).
+ * DENO_NO_UPDATE_CHECK: Deno's own update check, in the background, would
+ * fail for want of a descriptor too, and print a warning of its own.
  */
 export function startWithFewDescriptors(
   task: string,
@@ -45,7 +47,7 @@ export function startWithFewDescriptors(
     Deno.execPath(),
     ...taskArgs(task),
     ...args,
-  ], { env: { NO_COLOR: "1" } });
+  ], { env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" } });
 }
 
 /**
