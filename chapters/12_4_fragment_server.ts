@@ -90,9 +90,9 @@ async function serve(conn: Deno.TcpConn) {
   // client lie unread (typing in netcat, an HTTP request), and the system
   // resets it, destroying what we sent that is still on its way. So read and
   // drop what comes until the client hangs up, or 3 s pass; either way, that
-  // closes `conn`. (A message larger than the system's buffers, and a client
-  // that sends more than they hold before it reads: each side waits for the
-  // other to read, until Ctrl-C.)
+  // closes `conn`. (If the message is larger than the system's buffers and
+  // the client sends more than they hold before it reads, each side waits
+  // for the other to read, until Ctrl-C.)
   const signal = AbortSignal.timeout(3000);
   await conn.readable.pipeTo(new WritableStream(), { signal }).catch(() => {});
 }
