@@ -4,21 +4,21 @@
  *
  * Sends every client one message in writes of 64 KiB, after a line with its
  * length (--size N sets it; --host ::1 serves over IPv6). The client's reads
- * need not line up with these writes: TCP keeps the bytes in order, not the
- * pieces. The same SHA-256 digest on both sides: every byte arrived.
+ * need not line up with these writes: TCP keeps the bytes in order.
  *
  *   $ deno task fragment-server
  *   Listening on 127.0.0.1:10003
  *   Message: 1048576 bytes
  *   SHA-256 207f8672807d3e336aaef553a73f765ac34b39bebc689f82b697b9fcb0befed0
  *   Sent 1048576 bytes in 17 writes to 127.0.0.1:35762
- *   Sent 1048576 bytes in 17 writes to 127.0.0.1:35770
  *   ^CServer stopped (SIGINT).
  *
  *   $ deno task fragmented                          (in terminal 2)
  *   Received 1048576 bytes in 1025 chunks (Length checked)
  *   SHA-256 207f8672807d3e336aaef553a73f765ac34b39bebc689f82b697b9fcb0befed0
- *   $ nc 127.0.0.1 10003 | head -n 2                (Ctrl-D ends netcat)
+ *
+ * Any client will do (Ctrl-D ends netcat; the server logs its Sent too):
+ *   $ nc 127.0.0.1 10003 | head -n 2
  *   Length: 1048576
  *   Line 00000001: TCP keeps the bytes in order but not the pieces.
  * @module
