@@ -24,50 +24,8 @@
  */
 import { parseArgs } from "@std/cli/parse-args";
 
-const HELP =
-  `Usage: deno task tcp-listener [--host HOST] [--port PORT] [--timeout S]
-  --host HOST  the server's address (default 127.0.0.1; ::1 for IPv6)
-  --port PORT  the server's port (default 10001)
-  --timeout S  give up after S seconds (default 10; at most a day)`;
-
-/** Ends the program: with the help (code 0), or with one line on stderr. */
-function exit(code: number, message: string): never {
-  if (code === 0) console.log(message);
-  else console.error(`error: ${message}`);
-  Deno.exit(code);
-}
-const usage = (text: string) => exit(2, `${text} (run with --help for usage)`);
-
-if (Deno.args.includes("--help")) exit(0, HELP);
-const flags = parseArgs(Deno.args, {
-  string: ["host", "port", "timeout"],
-  default: { host: "127.0.0.1", port: "10001", timeout: "10" },
-  unknown: (arg: string) => usage(`unknown argument ${JSON.stringify(arg)}`),
-});
-const hostname = flags.host.replace(/^\[(.*)\]$/, "$1"); // [::1] means ::1
-const port = /^[1-9]\d{0,4}$/.test(flags.port) ? Number(flags.port) : NaN;
-const seconds = /^\d+(\.\d+)?$/.test(flags.timeout) ? Number(flags.timeout) : 0;
-if (!/^[\w.:-]+$/.test(hostname)) usage("--host must be a name or an address");
-if (!(port <= 65535)) usage("--port must be a whole number from 1 to 65535");
-if (!(seconds > 0 && seconds <= 86400)) {
-  usage("--timeout must be a number of seconds above 0, at most 86400");
-}
+const { hostname, port, seconds } = commandLine(); // flags: see the end
 const where = `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
-
-/** One sentence for each thing that can go wrong, and what to do. */
-function explain(error: unknown): string {
-  if (error instanceof Deno.errors.ConnectionRefused) {
-    return `Nothing is listening on ${where} (connection refused): start the server first (deno task tcp-server).`;
-  } else if (error instanceof Deno.errors.NotCapable) {
-    return `Deno was not allowed to reach ${where} (to allow it: deno run --allow-net=${where} chapters/12_4_tcp_listener.ts --host ${hostname} --port ${port})`;
-  } else if (String(error).includes("failed to lookup address")) {
-    return `Could not find the address of "${hostname}" (the name does not resolve).`;
-  } else if (error instanceof DOMException && error.name === "TimeoutError") {
-    return `${where} sent no whole greeting within ${seconds} s (--timeout).`;
-  }
-  return `${where}: ${error}`;
-}
-
 // One deadline for all of it: a wrong address may not answer, and a program
 // on the wrong port may never hang up.
 const signal = AbortSignal.timeout(seconds * 1000);
@@ -91,8 +49,66 @@ try {
 } catch (error) {
   exit(1, explain(error));
 }
-// The server's text may hold control characters (ESC starts the sequences
-// that move the cursor or clear the screen): show each one, never obey it.
-const unsafe = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu;
-const escape = (c: string) => `\\u{${c.codePointAt(0)!.toString(16)}}`;
-console.log(greeting.trimEnd().replace(unsafe, escape));
+console.log(safe(greeting.trimEnd()));
+
+/** One sentence for each thing that can go wrong, and what to do. */
+function explain(error: unknown): string {
+  if (error instanceof Deno.errors.ConnectionRefused) {
+    return `Nothing is listening on ${where} (connection refused): ` +
+      "start the server first (deno task tcp-server).";
+  } else if (error instanceof Deno.errors.NotCapable) {
+    return `Deno was not allowed to reach ${where} (to allow it: deno run ` +
+      `--allow-net=${where} chapters/12_4_tcp_listener.ts --host ${hostname}` +
+      ` --port ${port})`;
+  } else if (String(error).includes("failed to lookup address")) {
+    return `Could not find the address of "${hostname}" (the name does not ` +
+      "resolve).";
+  } else if (error instanceof DOMException && error.name === "TimeoutError") {
+    return `${where} sent no whole greeting within ${seconds} s (--timeout).`;
+  }
+  return `${where}: ${error}`;
+}
+
+// ---- The command line and printing safely: as in every lesson ----
+
+function commandLine(): { hostname: string; port: number; seconds: number } {
+  const help =
+    `Usage: deno task tcp-listener [--host HOST] [--port PORT] [--timeout S]
+  --host HOST  the server's address (default 127.0.0.1; ::1 for IPv6)
+  --port PORT  the server's port (default 10001)
+  --timeout S  give up after S seconds (default 10; at most a day)`;
+  if (Deno.args.includes("--help")) exit(0, help);
+  const flags = parseArgs(Deno.args, {
+    string: ["host", "port", "timeout"],
+    default: { host: "127.0.0.1", port: "10001", timeout: "10" },
+    unknown: (arg: string) => usage(`unknown argument ${JSON.stringify(arg)}`),
+  });
+  const host = flags.host.replace(/^\[(.*)\]$/, "$1"); // [::1] means ::1
+  const port = /^[1-9]\d{0,4}$/.test(flags.port) ? Number(flags.port) : NaN;
+  const time = /^\d+(\.\d+)?$/.test(flags.timeout) ? Number(flags.timeout) : 0;
+  if (!/^[\w.:-]+$/.test(host)) usage("--host must be a name or an address");
+  if (!(port <= 65535)) usage("--port must be a whole number from 1 to 65535");
+  // A day at most: a timer over 2^31-1 ms (24.8 days) fires at once.
+  if (!(time > 0 && time <= 86400)) {
+    usage("--timeout must be a number of seconds above 0, at most 86400");
+  }
+  return { hostname: host, port, seconds: time };
+}
+
+/** Ends the program: with the help (code 0), or with one line on stderr. */
+function exit(code: number, message: string): never {
+  if (code === 0) console.log(message);
+  else console.error(`error: ${message}`);
+  Deno.exit(code);
+}
+
+function usage(text: string): never {
+  exit(2, `${text} (run with --help for usage)`);
+}
+
+/** Control characters from the network (ESC starts the sequences that move
+ * the cursor or clear the screen) shown as \u{1b} and so on, never obeyed. */
+function safe(text: string): string {
+  const unsafe = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu;
+  return text.replace(unsafe, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`);
+}

@@ -8,6 +8,12 @@ import {
   assertStringIncludes,
 } from "@std/assert";
 import { freePort, readAll, runTask, sleep, TaskProcess } from "./_helpers.ts";
+import {
+  ACCEPT_FAILED,
+  canLimit,
+  crowdUntilAcceptFails,
+  startWithFewDescriptors,
+} from "./_descriptors.ts";
 
 Deno.test("tcp-server greets clients 0..N-1 in order of arrival and logs each", async () => {
   await using server = TaskProcess.start("tcp-server", ["--port", "0"]);
@@ -140,6 +146,38 @@ Deno.test("tcp-server: one Ctrl-C that arrives twice (deno task) is still a clea
   const stopped = await server.finished();
   assertEquals(stopped.code, 0, stopped.stderr);
   assertMatch(stopped.stdout, /Server stopped \(SIGINT\)\.$/);
+});
+
+// Issue 16: a failed accept (here "Too many open files", as under a flood
+// of clients) used to end the server, and every client after was refused.
+// Now it logs one line for the run of failures, waits and accepts again:
+// once the crowd has gone, the next client is greeted, with the next number.
+Deno.test({
+  name:
+    "tcp-server short of descriptors: one line for the burst, and the next client is greeted",
+  ignore: !canLimit,
+  fn: async () => {
+    await using server = startWithFewDescriptors("tcp-server", ["--port", "0"]);
+    const address = await server.listening();
+    const crowd = await crowdUntilAcceptFails(
+      server,
+      address,
+      (client) => new RegExp(`^Connection from: ${client}$`),
+    );
+    // On the old code that line was its last. Retries at 5, 10, 20, ...
+    // ms meanwhile: the run of failures stays one line.
+    await sleep(300);
+    for (const conn of crowd) conn.close();
+    // Every one of the crowd is accepted in the end (the last one from the
+    // queue, closed), so the next client is number crowd.length.
+    const next = await runTask("tcp-listener", ["--port", `${address.port}`]);
+    assertEquals(next.stdout, `${crowd.length}. Hi new friend!`, next.stderr);
+    const stopped = await server.stop();
+    assertEquals([stopped.code, stopped.stderr], [0, ""], stopped.stdout);
+    assertMatch(stopped.stdout, /\nServer stopped \(SIGINT\)\.$/);
+    const failed = server.stdoutLines.filter((l) => ACCEPT_FAILED.test(l));
+    assertEquals(failed.length, 1, server.transcript());
+  },
 });
 
 Deno.test("tcp-server says the port is in use, and exits 1", async () => {
