@@ -66,6 +66,9 @@ console.log(`Server stopped (${stop.reason}).`);
 async function greet(conn: Deno.TcpConn, count: number): Promise<void> {
   console.log(`Connection from: ${address(conn.remoteAddr)}`);
   const greeting = new TextEncoder().encode(`${count}. Hi new friend!\n`);
+  // A client that never hangs up must not hold us: after 2 s, close anyway
+  // (the write or read waiting below then fails, and we are done).
+  const timer = setTimeout(() => conn.close(), 2000);
   try {
     // The book calls send(), which may send only part of a message. Deno's
     // conn.write() is the same: loop until all is out, as sendall() does.
@@ -73,16 +76,17 @@ async function greet(conn: Deno.TcpConn, count: number): Promise<void> {
       sent += await conn.write(greeting.subarray(sent));
     }
     await conn.closeWrite(); // "That was all": the client reads end of file.
+    // The book closes at once. But closing with bytes from the client still
+    // unread (typing in netcat, say) makes the system reset the connection,
+    // which can destroy the greeting on its way. So we read and drop what
+    // comes until the client hangs up too (read returns null), then close.
+    const scrap = new Uint8Array(256);
+    while ((await conn.read(scrap)) !== null) continue;
+    clearTimeout(timer);
+    conn.close();
   } catch {
-    // The client has left already: the read below ends at once.
+    // The client left early, or the 2 s ran out: the timer closes `conn`.
   }
-  // The book closes at once. But closing with bytes from the client still
-  // unread (typing in netcat, say) makes the system reset the connection,
-  // which can destroy the greeting on its way. So we read and drop what
-  // comes until the client hangs up, or 2 s pass (a client that never hangs
-  // up must not hold us): either way, that closes `conn`.
-  const signal = AbortSignal.timeout(2000);
-  await conn.readable.pipeTo(new WritableStream(), { signal }).catch(() => {});
 }
 
 // ---- The command line and stopping: as in every lesson ----
