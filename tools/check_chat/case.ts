@@ -26,6 +26,8 @@ export const QUIET_MS = 1_000; // "nothing for 1 s": a measured observation
 
 /** An expectation that did not hold. */
 export class Fail extends Error {
+  /** The id of the earlier step whose rule failed here, if it is not ours. */
+  needs?: string;
   constructor(
     readonly expected: string,
     public happened: string,
@@ -546,7 +548,7 @@ export class Case {
     if (item.kind !== "timeout") {
       throw new Fail(
         expected,
-        `${await this.describe(item)}, ${seconds(item.ms - this.#since)} after`,
+        `after ${seconds(item.ms - this.#since)}, ${await this.describe(item)}`,
       );
     }
   }

@@ -14,6 +14,7 @@ import {
 } from "../sequence.ts";
 import { CLIENT_NAME, type Role, SERVER_NAME } from "./case.ts";
 import type { CaseResult, Report, StepResult } from "./run.ts";
+import { STEPS } from "./steps.ts";
 
 const MARK = { passed: "✓", failed: "✗", skipped: "-" } as const;
 
@@ -95,11 +96,7 @@ export function textReport(
         `${c.passed ? MARK.passed : MARK.failed} ${r.step.number} ` +
           `${r.step.id}, as the ${r.role}: ${c.title}`,
       );
-      if (!c.passed) {
-        out.push(...wrapText(`Expected: ${c.expected}.`, "    "));
-        out.push(...wrapText(`Happened: ${c.happened}.`, "    "));
-        out.push(...wrapText(`Usually this means: ${r.step.hint}`, "    "));
-      }
+      if (!c.passed) out.push(...failure(r, c).map((line) => `    ${line}`));
       if (c.arrows.length > 0) {
         out.push("    The conversation:");
         for (const line of sequenceText(sequenceOf(r, c)).split("\n")) {
@@ -111,14 +108,28 @@ export function textReport(
   return out.join("\n");
 }
 
-/** Wraps a paragraph to 78 columns, each row after `indent`. */
-function wrapText(text: string, indent: string): string[] {
+/** What went wrong in a case, in a few wrapped lines. */
+function failure(r: StepResult, c: CaseResult): string[] {
+  const needed = STEPS.find((step) => step.id === c.needs);
+  const lines = [
+    ...(c.expected ? wrapText(`Expected: ${c.expected}.`) : []),
+    ...wrapText(`Happened: ${c.happened}.`),
+  ];
+  const next = needed
+    ? `This step could not be checked: it needs step ${needed.number} ` +
+      `(${needed.id}) to work first.`
+    : `Usually this means: ${r.step.hint}`;
+  return [...lines, ...wrapText(next)];
+}
+
+/** Wraps a paragraph to 74 columns (the caller indents it). */
+function wrapText(text: string): string[] {
   const rows: string[] = [];
-  let row = indent;
+  let row = "";
   for (const word of visible(text).split(" ")) {
-    if (row.length + word.length > 78 && row.trim() !== "") {
+    if (row.length + word.length > 74 && row.trim() !== "") {
       rows.push(row.trimEnd());
-      row = indent + "  ";
+      row = "  ";
     }
     row += word + " ";
   }
@@ -152,8 +163,8 @@ export function gradescope(report: Report): unknown {
         : r.cases.map((c) =>
           c.passed
             ? `✓ ${c.title}`
-            : `✗ ${c.title}\nExpected: ${c.expected}.\nHappened: ${c.happened}.`
-        ).join("\n") + (r.status === "failed" ? `\n${r.step.hint}` : ""),
+            : [`✗ ${c.title}`, ...failure(r, c)].join("\n")
+        ).join("\n"),
       output_format: "text",
       tags: [r.step.id, r.role],
       visibility: "visible",

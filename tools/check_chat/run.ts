@@ -15,6 +15,8 @@ export interface CaseResult {
   passed: boolean;
   expected?: string;
   happened?: string;
+  /** An earlier step this case needed, and whose rule broke here. */
+  needs?: string;
   /** What went each way, typed and printed, in order. */
   arrows: Arrow[];
   /** Why the checker had to stop the program, if it did. */
@@ -103,6 +105,7 @@ export async function runCase(
     passed: fail === undefined,
     expected: fail?.expected,
     happened: fail?.happened,
+    needs: fail?.needs,
     arrows: c.arrows,
     problem,
     ms: performance.now() - started,
