@@ -12,6 +12,11 @@
  * is typed by the checker, its output read. activity/README.md is the
  * student's sheet, activity/TEACHERS.md the teacher's.
  *
+ * The task grants --allow-all: the checker runs whatever program it is
+ * given (--allow-run without a list is all access already), and Deno lets a
+ * program read /proc (the memory and processes of the program checked)
+ * only with --allow-all.
+ *
  * @module
  */
 
@@ -189,4 +194,7 @@ async function gradeClass(dir: string) {
       `  ${String(count).padStart(3)} of ${students.length}  ${step}`,
     );
   }
+  // Done: whatever a program left behind has been killed, and nothing of
+  // ours is waiting for anything.
+  Deno.exit(0);
 }

@@ -43,6 +43,7 @@ export const LIMITS: Limits = {
 export class NotStarted extends Error {}
 
 const decoder = new TextDecoder(); // not fatal: a bad byte shows as U+FFFD
+let runs = 0;
 
 export class Program {
   readonly stdout: Line[] = [];
@@ -70,6 +71,8 @@ export class Program {
   constructor(argv: string[], cwd: string, t0: number, limits = LIMITS) {
     this.#t0 = t0;
     this.#limits = limits;
+    // Inherited by everything it starts: found again when it is over.
+    const marker = `CHECK_CHAT_RUN=${Deno.pid}-${++runs}`;
     const [program, ...args] = Deno.build.os === "windows"
       ? argv
       : ["nice", "-n", "5", ...argv];
@@ -83,6 +86,7 @@ export class Program {
           PYTHONUNBUFFERED: "1",
           PYTHONIOENCODING: "utf-8",
           NO_COLOR: "1",
+          CHECK_CHAT_RUN: marker.slice("CHECK_CHAT_RUN=".length),
         },
         stdin: "piped",
         stdout: "piped",
@@ -107,7 +111,7 @@ export class Program {
       this.#wake();
       return status;
     });
-    watch.add(this.#child.pid, this.#limits, (reason) => this.#kill(reason));
+    watch.add(this.#child.pid, marker, limits, (why) => this.#kill(why));
   }
 
   get pid(): number {
@@ -221,13 +225,12 @@ export class Program {
     }
     if (!(await within(this.ended, 1000))) this.#signal("SIGKILL");
     await this.ended;
-    const left = watch.remove(this.#child.pid);
+    const left = watch.sweep(this.#child.pid);
     if (left > 0 && this.problem === undefined) {
       this.problem = `left ${left} process${
         left === 1 ? "" : "es"
       } running after it ended (stopped by the checker)`;
     }
-    this.#signal("SIGKILL"); // anything of its group still there
     await within(this.#reading, 2000);
   }
 
@@ -246,7 +249,6 @@ export class Program {
     } catch {
       // Nothing of the group is left.
     }
-    if (signal === "SIGKILL") watch.killStrays(this.#child.pid);
   }
 }
 
@@ -275,8 +277,22 @@ export const delay = (ms: number) =>
 interface Watched {
   limits: Limits;
   exceeded: (reason: string) => void;
-  /** Every process seen in the group or descended from it (it may leave). */
+  /** Every process seen in its group or descended from it. */
   members: Set<number>;
+  /** CHECK_CHAT_RUN=... in the environment of all it starts. */
+  marker: string;
+  /** When it started, in clock ticks since boot: nothing of it is older. */
+  since: number;
+}
+
+interface ProcessInfo {
+  pid: number;
+  state: string;
+  ppid: number;
+  pgrp: number;
+  ticks: number;
+  rssBytes: number;
+  started: number;
 }
 
 const PAGE_BYTES = 4096;
@@ -287,8 +303,15 @@ class Watch {
   #timer: ReturnType<typeof setInterval> | undefined;
   #available = Deno.build.os === "linux";
 
-  add(pid: number, limits: Limits, exceeded: (reason: string) => void) {
-    this.#watched.set(pid, { limits, exceeded, members: new Set([pid]) });
+  add(
+    pid: number,
+    marker: string,
+    limits: Limits,
+    exceeded: (reason: string) => void,
+  ) {
+    const since = this.#available ? (this.#read(pid)?.started ?? 0) : 0;
+    const members = new Set([pid]);
+    this.#watched.set(pid, { limits, exceeded, members, marker, since });
     if (this.#available && this.#timer === undefined) {
       const timer = setInterval(() => this.#poll(), 250);
       Deno.unrefTimer(timer);
@@ -296,55 +319,71 @@ class Watch {
     }
   }
 
-  /** Stops watching; returns how many of its processes are still alive. */
-  remove(pid: number): number {
+  /**
+   * Stops watching `pid`, once it has ended: kills whatever it left
+   * running (in its group, descended from it, or carrying its marker, which
+   * finds even those that left the group and lost their parent) and says
+   * how many there were.
+   */
+  sweep(pid: number): number {
     const watched = this.#watched.get(pid);
-    let alive = 0;
-    if (watched && this.#available) {
-      for (const process of this.#scan()) {
-        if (process.pid === pid || process.state === "Z") continue;
-        if (process.pgrp === pid || watched.members.has(process.pid)) alive++;
-      }
-    }
     this.#watched.delete(pid);
     if (this.#watched.size === 0) {
       clearInterval(this.#timer);
       this.#timer = undefined;
     }
-    return alive;
-  }
-
-  /** Kills the processes that left the group (setsid) but descend from it. */
-  killStrays(pid: number) {
-    for (const member of this.#watched.get(pid)?.members ?? []) {
+    if (!watched || !this.#available) return 0;
+    let left = 0;
+    for (const process of this.#scan()) {
+      if (process.state === "Z" || process.started < watched.since) continue;
+      const ours = process.pgrp === pid || watched.members.has(process.pid) ||
+        this.#marked(process.pid, watched.marker);
+      if (!ours || process.pid === Deno.pid) continue;
+      left++;
       try {
-        Deno.kill(member, "SIGKILL");
+        Deno.kill(process.pid, "SIGKILL");
       } catch {
         // Gone already.
       }
     }
+    return left;
   }
 
-  #scan() {
+  #marked(pid: number, marker: string): boolean {
+    try {
+      return Deno.readTextFileSync(`/proc/${pid}/environ`).split("\0")
+        .includes(marker);
+    } catch {
+      return false;
+    }
+  }
+
+  #read(pid: number): ProcessInfo | undefined {
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+      // After the command's name in parentheses: state, ppid, pgrp...
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      return {
+        pid,
+        state: fields[0],
+        ppid: Number(fields[1]),
+        pgrp: Number(fields[2]),
+        ticks: Number(fields[11]) + Number(fields[12]),
+        started: Number(fields[19]),
+        rssBytes: Number(fields[21]) * PAGE_BYTES,
+      };
+    } catch {
+      return undefined; // it ended while we looked
+    }
+  }
+
+  #scan(): ProcessInfo[] {
     const processes = [];
     try {
       for (const entry of Deno.readDirSync("/proc")) {
         if (!/^\d+$/.test(entry.name)) continue;
-        try {
-          const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
-          // After the command's name in parentheses: state, ppid, pgrp...
-          const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-          processes.push({
-            pid: Number(entry.name),
-            state: fields[0],
-            ppid: Number(fields[1]),
-            pgrp: Number(fields[2]),
-            ticks: Number(fields[11]) + Number(fields[12]),
-            rssBytes: Number(fields[21]) * PAGE_BYTES,
-          });
-        } catch {
-          // It ended while we looked.
-        }
+        const process = this.#read(Number(entry.name));
+        if (process) processes.push(process);
       }
     } catch {
       this.#available = false; // no /proc to read

@@ -75,7 +75,7 @@ async function needing<T>(step: string, work: Promise<T>): Promise<T> {
 
 /** The program's hello, first (step 2's business: here only needed). */
 const helloFirst = (c: Case) =>
-  needing("hellos", c.expectFrame("hello", `${c.yours} says hello first`));
+  needing("hellos", c.expectHello(`${c.yours} says hello first`));
 
 /** A round of the conversation that another step (turns) checks. */
 const turn = (c: Case, mine: string, yours: string) =>
@@ -84,13 +84,7 @@ const turn = (c: Case, mine: string, yours: string) =>
 /** The hellos, with the checker lenient about the program's own hello. */
 async function greet(c: Case) {
   if (c.role === "client") await c.send(hello(c.me));
-  const first = await c.receive();
-  if (first.kind !== "line" || first.parsed.frame?.type !== "hello") {
-    throw new Fail(
-      `${c.yours} says hello, to start the chat`,
-      await c.describe(first),
-    );
-  }
+  await c.expectHello(`${c.yours} says hello, to start the chat`);
   if (c.role === "server") await c.send(hello(c.me));
 }
 
@@ -440,7 +434,10 @@ export const STEPS: StepDef[] = [
           run: async (c) => {
             await c.open();
             await c.sendSplit(line(hello(alice)), JSON.stringify(hello(alice)));
-            await c.expectFrame("hello", `${c.yours} answers with its hello`);
+            await needing(
+              "hellos",
+              c.expectHello(`${c.yours} answers with its hello`),
+            );
             await c.type("un café ?");
             await c.expectMessage("un café ?", `${c.yours} sends "un café ?"`);
             const text = "bien sûr ☕";
