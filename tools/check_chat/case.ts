@@ -48,10 +48,10 @@ export type Received =
  * Frames of ours that the program has not answered go at least this far
  * apart, so that its reads get them one by one: only the cases that glue
  * frames on purpose (framing, out-of-turn) test a program's framing. (The
- * program reads our frame within microseconds of its arrival; 100 ms keeps
+ * program reads our frame within microseconds of its arrival; 150 ms keeps
  * that true on a busy machine.)
  */
-const GAP_MS = 100;
+const GAP_MS = 150;
 const MAX_LINE_READ = 64 * 1024; // longer without "\n": the program floods
 const MAX_BYTES_READ = 4 * 1024 * 1024;
 const encoder = new TextEncoder();
@@ -407,7 +407,17 @@ export class Case {
    * the server): its frames are drawn with the note "carol".
    */
   async connectAgain(): Promise<Peer> {
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port: this.port });
+    let conn: Deno.TcpConn;
+    try {
+      conn = await Deno.connect({ hostname: "127.0.0.1", port: this.port });
+    } catch (error) {
+      if (!(error instanceof Deno.errors.ConnectionRefused)) throw error;
+      throw new Fail(
+        `${this.yours} still listens during its chat, to answer newcomers`,
+        `carol's connection was refused: ${this.yours} stopped listening ` +
+          "when its chat began",
+      );
+    }
     this.record({
       from: this.mySide,
       label: "(carol connects)",
@@ -425,6 +435,12 @@ export class Case {
     if (!program.status) return "it is still running";
     const { code, signal } = program.status;
     let text = signal ? `stopped by ${signal}` : `exit code ${code}`;
+    const missing = /No such file or directory/i.test(
+      program.stderr.map((line) => line.text).join("\n"),
+    );
+    if (code === 127 && missing) {
+      return `the command ${this.subject.command[0]} was not found`;
+    }
     if (program.problem) text = `stopped by the checker: it ${program.problem}`;
     const last = program.stderr.map((l) => l.text).filter((t) => t.trim())
       .slice(-3).map((t) => clip(t, 100));

@@ -9,7 +9,7 @@
  * on stderr, when its processes together hold more than 512 MiB of memory,
  * when it has more than 32 processes at once, or when it has used 10 s of
  * processor time in one conversation (a busy loop). Memory, processes and
- * time are read from /proc every 250 ms (Linux; elsewhere only the output
+ * time are read from /proc every 500 ms (Linux; elsewhere only the output
  * limit and the time limits of each wait apply). It runs with `nice`, so
  * that a busy loop cannot slow down the checker's own clock. A memory limit
  * through `prlimit --as` would be instant, but it limits address space, and
@@ -75,7 +75,7 @@ export class Program {
     const marker = `CHECK_CHAT_RUN=${Deno.pid}-${++runs}`;
     const [program, ...args] = Deno.build.os === "windows"
       ? argv
-      : ["nice", "-n", "5", ...argv];
+      : ["nice", "-n", "10", ...argv];
     try {
       this.#child = new Deno.Command(program, {
         args,
@@ -225,7 +225,8 @@ export class Program {
     }
     if (!(await within(this.ended, 1000))) this.#signal("SIGKILL");
     await this.ended;
-    const left = watch.sweep(this.#child.pid);
+    const pipesOpen = !(await within(this.#reading, 200));
+    const left = watch.sweep(this.#child.pid, pipesOpen);
     if (left > 0 && this.problem === undefined) {
       this.problem = `left ${left} process${
         left === 1 ? "" : "es"
@@ -313,7 +314,7 @@ class Watch {
     const members = new Set([pid]);
     this.#watched.set(pid, { limits, exceeded, members, marker, since });
     if (this.#available && this.#timer === undefined) {
-      const timer = setInterval(() => this.#poll(), 250);
+      const timer = setInterval(() => this.#poll(), 500);
       Deno.unrefTimer(timer);
       this.#timer = timer;
     }
@@ -323,9 +324,12 @@ class Watch {
    * Stops watching `pid`, once it has ended: kills whatever it left
    * running (in its group, descended from it, or carrying its marker, which
    * finds even those that left the group and lost their parent) and says
-   * how many there were.
+   * how many there were. Looking through every process costs a little, so
+   * it is done only when something may be left: children were seen, its
+   * group still has members, or its output pipes are still open (someone
+   * inherited them).
    */
-  sweep(pid: number): number {
+  sweep(pid: number, pipesOpen: boolean): number {
     const watched = this.#watched.get(pid);
     this.#watched.delete(pid);
     if (this.#watched.size === 0) {
@@ -333,6 +337,13 @@ class Watch {
       this.#timer = undefined;
     }
     if (!watched || !this.#available) return 0;
+    let group = true;
+    try {
+      Deno.kill(-pid, "SIGKILL");
+    } catch {
+      group = false; // nothing left in its group
+    }
+    if (!group && !pipesOpen && watched.members.size === 1) return 0;
     let left = 0;
     for (const process of this.#scan()) {
       if (process.state === "Z" || process.started < watched.since) continue;

@@ -96,7 +96,10 @@ export function textReport(
         `${c.passed ? MARK.passed : MARK.failed} ${r.step.number} ` +
           `${r.step.id}, as the ${r.role}: ${c.title}`,
       );
-      if (!c.passed) out.push(...failure(r, c).map((line) => `    ${line}`));
+      if (!c.passed) {
+        const lines = failure(r, c).flatMap(wrapText);
+        out.push(...lines.map((line) => `    ${line}`));
+      }
       if (c.arrows.length > 0) {
         out.push("    The conversation:");
         for (const line of sequenceText(sequenceOf(r, c)).split("\n")) {
@@ -108,19 +111,22 @@ export function textReport(
   return out.join("\n");
 }
 
-/** What went wrong in a case, in a few wrapped lines. */
+/** What went wrong in a case: expected, happened, what it usually means. */
 function failure(r: StepResult, c: CaseResult): string[] {
   const needed = STEPS.find((step) => step.id === c.needs);
   const lines = [
-    ...(c.expected ? wrapText(`Expected: ${c.expected}.`) : []),
-    ...wrapText(`Happened: ${c.happened}.`),
+    ...(c.expected ? [`Expected: ${sentence(c.expected)}`] : []),
+    `Happened: ${sentence(c.happened ?? "")}`,
   ];
   const next = needed
     ? `This step could not be checked: it needs step ${needed.number} ` +
       `(${needed.id}) to work first.`
     : `Usually this means: ${r.step.hint}`;
-  return [...lines, ...wrapText(next)];
+  return [...lines, next].map(visible);
 }
+
+/** Ends `text` with a full stop, unless it ends with one already. */
+const sentence = (text: string) => /[.!?)]$/.test(text) ? text : `${text}.`;
 
 /** Wraps a paragraph to 74 columns (the caller indents it). */
 function wrapText(text: string): string[] {

@@ -44,6 +44,8 @@ export interface Report {
   problems: string[];
 }
 
+const other = (role: Role): Role => role === "server" ? "client" : "server";
+
 /** At most `size` things at once. */
 export class Limiter {
   #running = 0;
@@ -149,7 +151,8 @@ export async function checkProgram(
       if (!started) {
         target.status = "skipped";
         target.reason = `not run: your program did not start as a ${role} ` +
-          "(step 1)";
+          `(step 1); if it is meant to be a ${other(role)} only, check it ` +
+          `with --role ${other(role)}`;
         continue;
       }
       step.cases[role].forEach((def, index) => {

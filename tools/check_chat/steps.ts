@@ -759,13 +759,6 @@ export const STEPS: StepDef[] = [
         refused("a line that is not JSON", "hello?\n", "not-json", '"hello?"', {
           beforeHello: true,
         }),
-        refused(
-          "JSON that is not an object",
-          "[1,2,3]\n",
-          "bad-frame",
-          "an array, [1,2,3], where a frame (an object) belongs",
-          { beforeHello: true },
-        ),
         ...badHellos(),
         {
           title: "a hello with version 1.0 (the number one)",
@@ -813,7 +806,7 @@ export const STEPS: StepDef[] = [
             );
           },
         },
-        ...badMessages(),
+        ...badMessages("server"),
         errorNotAnswered(),
       ],
       client: [
@@ -868,7 +861,7 @@ export const STEPS: StepDef[] = [
             );
           },
         },
-        ...badMessages(),
+        ...badMessages("client"),
         errorNotAnswered(),
       ],
     },
@@ -942,7 +935,9 @@ export const STEPS: StepDef[] = [
         if (c.role === "server") {
           await helloFirst(c);
         }
-        const waited = HELLO_TIMEOUT_MS + 2_500;
+        // 10 s, give or take what a busy machine adds: the checker may see
+        // the connection, or the error, a second or two late.
+        const waited = HELLO_TIMEOUT_MS + 3_000;
         const frame = await c.expectFrame(
           "error",
           `${c.me} says nothing after the connection; after 10 s ${c.yours} ` +
@@ -951,9 +946,10 @@ export const STEPS: StepDef[] = [
           waited - (c.now() - connected),
         );
         const at = c.now() - connected;
-        if (at < HELLO_TIMEOUT_MS - 500) {
+        if (at < HELLO_TIMEOUT_MS - 2_000) {
           throw new Fail(
-            `${c.yours} waits 10 s for the hello before it gives up`,
+            `${c.yours} waits 10 s for the hello before it gives up (8 to 13 s, ` +
+              "as the checker sees it on a busy machine)",
             `it sent ${JSON.stringify(frame)} after ${seconds(at)}`,
           );
         }
@@ -986,10 +982,12 @@ export const STEPS: StepDef[] = [
           });
           const item = await c.receive();
           if (item.kind !== "line" || item.parsed.frame?.type !== "error") {
-            throw new Fail(
+            const fail = new Fail(
               `${c.yours} answers a line that is not JSON with an error frame`,
               await c.describe(item),
             );
+            fail.needs = "bad-frames";
+            throw fail;
           }
           await politeEnd(c, "its error frame");
         },
@@ -1035,7 +1033,6 @@ function badHellos(): CaseDef[] {
       "bad-frame",
       "the version true, not a number",
     ],
-    ["version 2", { version: 2 }, "wrong-protocol", "version 2 (we speak 1)"],
     [
       'protocol "irc"',
       { protocol: "irc" },
@@ -1058,8 +1055,9 @@ function badHellos(): CaseDef[] {
   }));
 }
 
-// Messages after the hellos that break a rule (both roles).
-function badMessages(): CaseDef[] {
+// Messages after the hellos that break a rule. The client is given the
+// first and the last only: its parser is most often the server's.
+function badMessages(role: Role): CaseDef[] {
   const depth = Math.floor((MAX_LINE_BYTES - 40) / 2);
   const nested = '{"type":"message","text":' + "[".repeat(depth) +
     "]".repeat(depth) + "}";
@@ -1071,22 +1069,10 @@ function badMessages(): CaseDef[] {
       'a message with "text" written twice',
     ],
     [
-      "an empty text",
-      line(message("")).trim(),
-      "bad-frame",
-      "a message with an empty text",
-    ],
-    [
       "half of an emoji",
       '{"type":"message","text":"\\ud83d"}',
       "bad-frame",
       'a text of half an emoji, "\\ud83d" alone',
-    ],
-    [
-      "an unknown type",
-      '{"type":"ping"}',
-      "bad-frame",
-      'a frame of type "ping"',
     ],
     [
       "4097 bytes of text",
@@ -1103,7 +1089,8 @@ function badMessages(): CaseDef[] {
       `{"type":"message","text":[[[[... (${depth} deep)`,
     ],
   ];
-  return cases.map(([title, text, code, why, label]) => ({
+  const chosen = role === "server" ? cases : [cases[0], cases.at(-1)!];
+  return chosen.map(([title, text, code, why, label]) => ({
     title: `${title}, after the hellos`,
     run: async (c: Case) => {
       await chatToMyTurn(c);
