@@ -87,8 +87,7 @@ if (role === "client" && port === 0) usage("a client's --port cannot be 0");
 
 // Ctrl-C (SIGINT), `kill` (SIGTERM) and closing the terminal (SIGHUP) make
 // us leave at once; the line printed names the signal. A second abort does
-// nothing: under `deno task` one Ctrl-C arrives twice, from the terminal and
-// passed on by deno task, in the same millisecond.
+// nothing (one Ctrl-C may arrive twice: see ../README.md).
 const { stop } = conversation;
 const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const; // Windows: SIGINT
 for (const signal of signals.slice(0, Deno.build.os === "windows" ? 1 : 3)) {
@@ -143,20 +142,28 @@ async function serve(): Promise<void> {
   // Accepting goes on during a chat, so that a third party is told the
   // server is busy instead of waiting in the system's queue.
   async function acceptAll() {
+    let wait = 0; // after a failed accept, ms to wait: 5, 10, 20 ... 1000
     while (true) {
+      let conn;
       try {
-        for await (const conn of listener) {
-          if (handOver === undefined) turnAway(conn);
-          else handOver(conn);
-          handOver = undefined;
-        }
-        return; // the loop ends when the listener is closed (and leaving it
-        // by an exception would close the listener: nothing in it throws)
-      } catch {
-        // Accepting failed, such as "too many open files" during a flood
-        // of connections: wait a little, as some close, then go on.
-        await new Promise((resolve) => setTimeout(resolve, 100));
+        conn = await listener.accept();
+      } catch (error) {
+        if (stop.signal.aborted) return; // we closed the listener: stop
+        // Accepting fails when the program runs out of file descriptors
+        // ("Too many open files", in a flood of connections). A classic bug
+        // lets that end the server. We say so once a burst, wait (longer
+        // each time, as Go's net/http does) and accept again: it works again
+        // as connections close.
+        const reason = (error as Error).message;
+        if (wait === 0) screen.warn(`Could not accept a connection: ${reason}`);
+        wait = Math.min(Math.max(2 * wait, 5), 1000);
+        await new Promise((go) => setTimeout(go, wait));
+        continue;
       }
+      wait = 0;
+      if (handOver === undefined) turnAway(conn);
+      else handOver(conn);
+      handOver = undefined;
     }
   }
   acceptAll();

@@ -53,6 +53,9 @@ async function next(chat: Chat, ms?: number): Promise<Event> {
   return event;
 }
 
+/** Resolves after a turn of the event loop: reads of bytes already here end. */
+const aTurnOfTheEventLoop = () => new Promise((go) => setTimeout(go));
+
 /** Server: says hello, then waits for the client's. Null: both done. */
 export async function greetClient(chat: Chat): Promise<Outcome | null> {
   await protocol.send(chat.wire.conn, protocol.hello(chat.me));
@@ -122,8 +125,12 @@ export async function talk(chat: Chat, myTurn: boolean): Promise<Outcome> {
     // Our turn. A line typed ahead is sent at once, and printed, since nobody
     // saw it typed here. Else we show the prompt, and the line typed after it
     // is already on screen (`alice: hi bob`) as the message line.
+    // But a message the peer sent during our turn is out of turn, not a reply
+    // to a line typed ahead (rule 3 in README.md): a frame already here is
+    // read first (we give it a turn of the event loop), then the line.
     const typedAhead = screen.lineWaiting();
-    if (!typedAhead) screen.prompt(me);
+    if (typedAhead) await Promise.race([fromPeer, aTurnOfTheEventLoop()]);
+    else screen.prompt(me);
     const event = await Promise.race([fromPeer, screen.lineTyped()]);
     if (event.kind !== "typed") return await ended(chat, event);
     const line = screen.takeLine();

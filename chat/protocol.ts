@@ -56,18 +56,21 @@ const KEYS: Record<string, string[]> = {
 export function parseFrame(line: string): Frame {
   let value;
   try {
-    // The reviver sees every value. A number too large for JavaScript, such
-    // as 1e400, would read as Infinity (and be written back as null).
-    value = JSON.parse(line, (_key, value) => {
-      if (typeof value !== "number" || Number.isFinite(value)) return value;
-      throw bad("a number too large for JavaScript");
-    });
-  } catch (error) {
-    if (error instanceof ProtocolError) throw error;
+    // A line of 32768 bytes can nest 16384 lists ("[[[..."). JSON.parse reads
+    // them without recursion; a reviver function would recurse into every
+    // level and overflow the stack. So we check the values afterwards.
+    value = JSON.parse(line);
+  } catch {
     throw new ProtocolError("not-json", "a line that is not JSON");
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw bad("a frame that is not a JSON object");
+  }
+  // A number too large for JavaScript, such as 1e400, reads as Infinity
+  // (and would be written back as null). A frame holds strings and numbers
+  // only: a value that is an object or a list is refused below.
+  if (Object.values(value).some((v) => v === Infinity || v === -Infinity)) {
+    throw bad("a number too large for JavaScript");
   }
   const type = value.type;
   if (typeof type !== "string") throw bad('a frame without a "type"');
@@ -75,9 +78,12 @@ export function parseFrame(line: string): Frame {
     throw bad(`a frame of unknown type ${quote(type)}`);
   }
   // A hello for another protocol, or another version, may have other keys:
-  // say what it is before checking the keys.
+  // say what it is before checking the keys. JSON has one kind of number:
+  // 1.0 and 1e0 are the number one. "1" and true are no numbers at all.
   const { protocol, version } = value;
-  if (type === "hello" && (protocol !== PROTOCOL || version !== VERSION)) {
+  const otherProtocol = typeof protocol === "string" && protocol !== PROTOCOL;
+  const otherVersion = typeof version === "number" && version !== VERSION;
+  if (type === "hello" && (otherProtocol || otherVersion)) {
     const got = `protocol ${quote(protocol)} version ${quote(version)}`;
     const speak = `this program speaks ${PROTOCOL} version ${VERSION}`;
     throw new ProtocolError("wrong-protocol", `a hello for ${got} (${speak})`);
@@ -88,6 +94,9 @@ export function parseFrame(line: string): Frame {
     const list = KEYS[type].map((key) => `"${key}"`).join(", ");
     throw bad(`a "${type}" frame whose keys are not exactly ${list}`);
   }
+  if (type === "hello" && (protocol !== PROTOCOL || version !== VERSION)) {
+    throw bad('a hello whose "protocol" is no string or "version" no number');
+  }
   const { username, code } = value;
   const named = typeof username === "string" && USERNAME.test(username);
   if (type === "hello" && !named) {
@@ -96,8 +105,8 @@ export function parseFrame(line: string): Frame {
   }
   if (type === "message") checkText(value.text, "message text");
   if (type === "error") {
-    if (!(typeof code === "string" && /^[a-z-]{1,32}$/.test(code))) {
-      throw bad('an error frame whose "code" is not 1 to 32 of a-z and "-"');
+    if (!(typeof code === "string" && /^[a-z0-9-]{1,32}$/.test(code))) {
+      throw bad('an error frame whose "code" is not 1 to 32 of a-z, 0-9 and -');
     }
     checkText(value.message, "error message");
   }

@@ -759,6 +759,142 @@ Deno.test("chat server: each bad peer gets an error frame and one line", async (
     assertEquals(chatLines(server.stdoutLines), []);
   });
 
+  await t.step("a byte-order mark before the JSON: not-json", async () => {
+    // Valid UTF-8, but U+FEFF is not JSON whitespace: JSON.parse and
+    // Python's json.loads both refuse it.
+    await expectRejected(
+      (peer) => peer.send("\ufeff" + JSON.stringify(hello("eve")) + "\n"),
+      "not-json",
+      "a line that is not JSON",
+      "",
+    );
+  });
+
+  await t.step("version 1.0 and 1e0 are the number one: accepted", async () => {
+    for (const version of ["1.0", "1e0"]) {
+      using peer = await RawPeer.connect(address);
+      assertEquals(await peer.frame(), hello("alice"));
+      await peer.send(
+        `{"type":"hello","protocol":"deno-chat","version":${version},` +
+          `"username":"eve"}\n`,
+      );
+      await peer.sendFrame({ type: "message", text: `version ${version}` });
+      await server.waitForLine(new RegExp(`^eve: version ${version}$`));
+      await peer.sendFrame({ type: "bye" });
+      await peer.closed();
+      peer.close();
+      await server.waitForLine(/^Waiting for someone/);
+    }
+    assertEquals(chatLines(server.stdoutLines).slice(-4), [
+      "eve: version 1.0",
+      "eve left the chat",
+      "eve: version 1e0",
+      "eve left the chat",
+    ]);
+  });
+
+  await t.step("a version that is no number: bad-frame", async () => {
+    for (const version of ['"1"', "true", "null", "[1]"]) {
+      await expectRejected(
+        (peer) =>
+          peer.send(
+            `{"type":"hello","protocol":"deno-chat","version":${version},` +
+              `"username":"eve"}\n`,
+          ),
+        "bad-frame",
+        'a hello whose "protocol" is no string or "version" no number',
+        "",
+      );
+    }
+    await expectRejected(
+      (peer) =>
+        peer.send(
+          '{"type":"hello","protocol":5,"version":1,"username":"eve"}\n',
+        ),
+      "bad-frame",
+      'a hello whose "protocol" is no string or "version" no number',
+      "",
+    );
+  });
+
+  await t.step("a number other than one: wrong-protocol", async () => {
+    for (const version of ["2", "1.5", "0"]) {
+      await expectRejected(
+        (peer) =>
+          peer.send(
+            `{"type":"hello","protocol":"deno-chat","version":${version},` +
+              `"username":"eve"}\n`,
+          ),
+        "wrong-protocol",
+        `a hello for protocol "deno-chat" version ${Number(version)} (this ` +
+          "program speaks deno-chat version 1)",
+        "",
+      );
+    }
+  });
+
+  await t.step(
+    "16,000 levels of nesting: bad-frame, and the server lives",
+    async () => {
+      // A line of 32768 bytes holds 16384 levels of "[": no frame nests at
+      // all, and a reader must not overflow its stack on them.
+      const deep = "[".repeat(16_000) + "]".repeat(16_000);
+      await expectRejected(
+        (peer) => peer.send(deep + "\n"),
+        "bad-frame",
+        "a frame that is not a JSON object",
+        "",
+      );
+      await expectRejected(
+        async (peer) => {
+          await peer.sendFrame(hello("eve"));
+          await peer.send(`{"type":"message","text":${deep}}\n`);
+        },
+        "bad-frame",
+        "a message text that is not a string",
+      );
+    },
+  );
+
+  await t.step(
+    "an error first is no mistake: shown, not answered",
+    async () => {
+      const before = server.stderrLines.length;
+      using peer = await RawPeer.connect(address);
+      assertEquals(await peer.frame(), hello("alice"));
+      await peer.sendFrame({
+        type: "error",
+        code: "e2e-test",
+        message: "Bye!",
+      });
+      await peer.closed();
+      peer.close();
+      assertEquals(
+        await newStderrLine(server, before),
+        `127.0.0.1:${peer.localPort} ended the chat with an error: Bye! ` +
+          "(e2e-test)",
+      );
+    },
+  );
+
+  await t.step(
+    "a bye before the client's hello: its address left",
+    async () => {
+      const before = server.stderrLines.length;
+      using peer = await RawPeer.connect(address);
+      assertEquals(await peer.frame(), hello("alice"));
+      await peer.sendFrame({ type: "bye" });
+      await peer.closed();
+      peer.close();
+      // The server never learnt the client's name: it shows its address.
+      await server.waitForLine(
+        new RegExp(`^127\\.0\\.0\\.1:${peer.localPort} left the chat$`),
+      );
+      await sleep(20);
+      assertEquals(server.stderrLines.length, before);
+    },
+  );
+
   await t.step("a hello twice", async () => {
     await expectRejected(
       async (peer) => {
@@ -801,7 +937,7 @@ Deno.test("chat server: each bad peer gets an error frame and one line", async (
       "a message out of turn (it was alice's turn)",
     );
     // The message that was in turn was shown.
-    assertEquals(chatLines(server.stdoutLines), ["eve: one"]);
+    assertEquals(chatLines(server.stdoutLines).at(-1), "eve: one");
   });
 
   await t.step("invalid UTF-8, and half a surrogate pair", async () => {
@@ -1247,4 +1383,348 @@ Deno.test("chat client with the server's own name: the server refuses it (name-t
   assertEquals(bob.code, 0, bob.stderr);
   assertEquals((await server.stop()).code, 0);
   assertEquals(server.stderrLines.length, 1, server.transcript());
+});
+
+// ---------------------------------------------------------------------------
+// Turns, with lines typed ahead (issue 13: the reference must be right)
+
+Deno.test("chat client: a message during its turn is out of turn, even with a line typed ahead", async (t) => {
+  /** Client bob with `stdin` typed ahead; `act` plays alice, the server. */
+  async function expectOutOfTurn(
+    stdin: string,
+    act: (peer: RawPeer) => Promise<void>,
+    shown: string[],
+  ) {
+    const { client, peer } = await clientOfRawServer(stdin);
+    await using _ = client;
+    using _peer = peer;
+    await act(peer);
+    const frame = await peer.frame();
+    assertEquals(frame.code, "out-of-turn", JSON.stringify(frame));
+    await peer.closed();
+    peer.close();
+    const result = await client.finished();
+    assertEquals(result.code, 1);
+    assertEquals(chatLines(client.stdoutLines), shown);
+    assertEquals(
+      result.stderr,
+      "error: alice sent a message out of turn (it was bob's turn); told " +
+        "it so and hung up.",
+    );
+  }
+  const helloLine = JSON.stringify(hello("alice")) + "\n";
+  const message = (text: string) =>
+    JSON.stringify({ type: "message", text }) + "\n";
+
+  await t.step("with its hello, before the client's first turn", async () => {
+    await expectOutOfTurn("one\ntwo\n", async (peer) => {
+      await peer.send(helloLine + message("me first"));
+      assertEquals(await peer.frame(), hello("bob"));
+    }, []);
+  });
+  await t.step("glued to the reply", async () => {
+    await expectOutOfTurn("one\ntwo\n", async (peer) => {
+      await peer.send(helloLine);
+      assertEquals(await peer.frame(), hello("bob"));
+      assertEquals(await peer.frame(), { type: "message", text: "one" });
+      await peer.send(message("reply") + message("too soon"));
+    }, ["bob: one", "alice: reply"]);
+  });
+  await t.step("arrived, but still in the system's buffer", async () => {
+    // Two frames of 24 KiB each (4088 control characters, each written
+    // "\u0001"): the client's first reads take the reply and part of the
+    // next frame, whose rest waits in the system until the client reads it.
+    const long = (text: string) => message(text + "\x01".repeat(4088));
+    await expectOutOfTurn("one\ntwo\n", async (peer) => {
+      await peer.send(helloLine);
+      assertEquals(await peer.frame(), hello("bob"));
+      assertEquals(await peer.frame(), { type: "message", text: "one" });
+      await peer.send(long("reply") + long("too soon"));
+    }, ["bob: one", `alice: reply${"\\u{1}".repeat(4088)}`]);
+  });
+});
+
+Deno.test("chat server: a message during its turn is out of turn, even with a line typed ahead", async () => {
+  await using server = startServer();
+  const address = await server.listening();
+  await server.write("typed ahead\n");
+  using peer = await greetedPeer(address);
+  await peer.send(
+    JSON.stringify({ type: "message", text: "one" }) + "\n" +
+      JSON.stringify({ type: "message", text: "two" }) + "\n",
+  );
+  const frame = await peer.frame();
+  assertEquals(frame.code, "out-of-turn", JSON.stringify(frame));
+  await peer.closed();
+  peer.close();
+  assertEquals(
+    await newStderrLine(server, 0),
+    "eve sent a message out of turn (it was alice's turn); told it so and " +
+      "hung up.",
+  );
+  assertEquals(chatLines(server.stdoutLines), ["eve: one"]);
+  // alice's line was not sent: it waits for the next chat.
+  const bob = await runTask("chat", [
+    "client",
+    "--username",
+    "bob",
+    "--port",
+    `${address.port}`,
+  ], { stdin: "hi\n" });
+  assertEquals(bob.code, 0, bob.stderr);
+  assertEquals(chatLines(bob.stdout.split("\n")), [
+    "bob: hi",
+    "alice: typed ahead",
+    "bob left the chat",
+  ]);
+  assertEquals((await server.stop()).code, 0);
+});
+
+// ---------------------------------------------------------------------------
+// Error frames: shown, never answered
+
+Deno.test("chat client: an error with a digit in its code (bad-utf8) is shown, not answered", async () => {
+  const { client, peer } = await clientOfRawServer("hi\n");
+  await using _ = client;
+  using _peer = peer;
+  await peer.sendFrame(hello("alice"));
+  assertEquals(await peer.frame(), hello("bob"));
+  assertEquals(await peer.frame(), { type: "message", text: "hi" });
+  await peer.sendFrame({
+    type: "error",
+    code: "bad-utf8",
+    message: "You sent a line that is not valid UTF-8.",
+  });
+  // Rule 5: no error answers an error. The client only hangs up.
+  await peer.closed();
+  peer.close();
+  const result = await client.finished();
+  assertEquals(result.code, 1);
+  assertEquals(
+    result.stderr,
+    "error: alice ended the chat with an error: You sent a line that is " +
+      "not valid UTF-8. (bad-utf8)",
+  );
+});
+
+Deno.test("chat client: stopped before the server's hello, it says bye", async () => {
+  // Connected (we accepted) and waiting for a hello that never comes, bob
+  // presses Ctrl-C. Nothing shows when his program has seen its connection
+  // open: pressed in the same millisecond as our accept, Ctrl-C stops it
+  // before, with no connection to say bye on (it hangs up, silent). So we
+  // give it a moment, and try again with a longer one if that was too short.
+  for (let attempt = 1; attempt <= 5; attempt++) {
+    const { client, peer } = await clientOfRawServer("hi\n");
+    await using _ = client;
+    using _peer = peer;
+    await sleep(100 * attempt);
+    client.kill("SIGINT");
+    const line = await peer.line();
+    if (line === null && attempt < 5) continue;
+    assertEquals(line, JSON.stringify({ type: "bye" }));
+    await peer.closed();
+    peer.close();
+    const result = await client.finished();
+    assertEquals(result.code, 0);
+    assertEquals(chatLines(client.stdoutLines), [
+      "bob left the chat (SIGINT)",
+    ]);
+    assertEquals(result.stderr, "");
+    return;
+  }
+});
+
+// ---------------------------------------------------------------------------
+// The hello timeout: 10 seconds from the connection, on both sides at once
+
+Deno.test("chat: no hello within 10 s of the connection: timeout, both sides", async () => {
+  const seconds = (since: number) => (Date.now() - since) / 1000;
+  const timedOut = (frame: Record<string, unknown>) => {
+    assertEquals(frame.code, "timeout", JSON.stringify(frame));
+    assertStringIncludes(
+      String(frame.message),
+      "You sent no hello within 10 seconds.",
+    );
+  };
+  await using server = startServer();
+  const address = await server.listening();
+
+  // The server counts from accepting the connection, when it says hello.
+  const serverSide = async () => {
+    const before = Date.now(); // no later than the server's accept
+    using peer = await RawPeer.connect(address);
+    assertEquals(await peer.frame(), hello("alice"));
+    const line = await peer.line(15_000);
+    const elapsed = seconds(before);
+    assert(line !== null);
+    timedOut(JSON.parse(line));
+    await peer.closed();
+    peer.close();
+    assert(
+      elapsed >= 10 && elapsed < 14,
+      `the timeout came after ${elapsed} s`,
+    );
+    assertMatch(
+      await newStderrLine(server, 0),
+      /^127\.0\.0\.1:\d+ sent no hello within 10 seconds; told it so and hung up\.$/,
+    );
+  };
+
+  // The client counts from its connect; we see that as our accept, which
+  // may be a moment after it (hence a little slack below 10).
+  const clientSide = async () => {
+    const { client, peer } = await clientOfRawServer("hi\n");
+    await using _ = client;
+    using _peer = peer;
+    const accepted = Date.now();
+    const line = await peer.line(15_000);
+    const elapsed = seconds(accepted);
+    assert(line !== null);
+    timedOut(JSON.parse(line));
+    await peer.closed();
+    peer.close();
+    assert(
+      elapsed > 9.5 && elapsed < 14,
+      `the timeout came after ${elapsed} s`,
+    );
+    const result = await client.finished();
+    assertEquals(result.code, 1);
+    assertEquals(
+      result.stderr,
+      `error: 127.0.0.1:${peer.localPort} sent no hello within 10 seconds; ` +
+        "told it so and hung up. Is it a chat server (deno task chat server)?",
+    );
+  };
+  await Promise.all([serverSide(), clientSide()]);
+  assertEquals((await server.stop()).code, 0);
+});
+
+// ---------------------------------------------------------------------------
+// Out of file descriptors (issue 16): accepting fails, the server lives
+
+Deno.test("chat server out of file descriptors: one line a burst, then it accepts again", async () => {
+  // 64 descriptors at most (Deno itself holds about 20). DENO_NO_UPDATE_CHECK:
+  // Deno's own update check, in the background, would fail too and print a
+  // warning of its own.
+  await using server = TaskProcess.spawn("prlimit", [
+    "--nofile=64:64",
+    Deno.execPath(),
+    ...taskArgs("chat"),
+    "server",
+    "--username",
+    "alice",
+    "--port",
+    "0",
+  ], { stdin: true, env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" } });
+  const address = await server.listening();
+  await using bob = startClient(address);
+  await bob.write("hi\n");
+  await server.waitForLine(/^bob: hi$/);
+
+  // 100 connections at once, held open: each is told busy, and the server
+  // runs out of descriptors before it can hang up on them all.
+  const failed = /^Could not accept a connection: Too many open files/;
+  const conns = await Promise.all(
+    Array.from({ length: 100 }, () => Deno.connect(address)),
+  );
+  try {
+    await server.waitForLine(failed, { stream: "stderr" });
+    for (let i = 0; i < 100 && turnedAway(server).total < 100; i++) {
+      await sleep(100);
+    }
+  } finally {
+    for (const conn of conns) conn.close();
+  }
+  // Every one was answered in the end, and each burst of failures (from a
+  // failed accept to the next good one) made one line, not one a failure.
+  assertEquals(turnedAway(server).total, 100, server.transcript());
+  const bursts = server.stderrLines.filter((line) => failed.test(line));
+  assert(bursts.length <= 5, server.transcript());
+  const other = server.stderrLines.filter((line) =>
+    !failed.test(line) && !/^Turned away/.test(line)
+  );
+  assertEquals(other, []);
+
+  // The chat went on; after it, the next client is served at once.
+  await server.write("still here\n");
+  await bob.waitForLine(/^alice: still here$/);
+  await bob.write("/quit\n");
+  assertEquals((await bob.finished()).code, 0);
+  await server.waitForLine(/^bob left the chat$/);
+  await server.write("welcome\n");
+  const carol = await runTask("chat", [
+    "client",
+    "--username",
+    "carol",
+    "--port",
+    `${address.port}`,
+  ], { stdin: "hey\n" });
+  assertEquals(carol.code, 0, carol.stderr);
+  assertEquals(chatLines(carol.stdout.split("\n")), [
+    "carol: hey",
+    "alice: welcome",
+    "carol left the chat",
+  ]);
+  assertEquals((await server.stop()).code, 0);
+});
+
+// ---------------------------------------------------------------------------
+// The Python client of chat/README.md, against our server
+
+/** The real python3 (not pyenv's shim, which adds ~58 ms), or null. */
+const python = await new Deno.Command("python3", {
+  args: ["-c", "import sys; print(sys.executable)"],
+}).output().then(
+  (output) => output.success ? decoder.decode(output.stdout).trim() : null,
+  () => null,
+);
+
+Deno.test({
+  name: "chat/README.md's Python client chats with deno task chat server",
+  ignore: python === null,
+  fn: async () => {
+    const readme = await Deno.readTextFile(new URL("chat/README.md", ROOT));
+    const code = readme.match(/```python\n([\s\S]*?)```/)?.[1];
+    assert(code !== undefined, "no Python client in chat/README.md");
+    const folder = await Deno.makeTempDir({ prefix: "chat-python-" });
+    try {
+      await Deno.writeTextFile(`${folder}/chat_client.py`, code);
+      await using server = startServer();
+      const { port } = await server.listening();
+      await server.write("hi \x1b[2Jbob\nfine\n");
+      // The command line of our chat's client, which a checker uses too.
+      await using bob = TaskProcess.spawn(python!, [
+        `${folder}/chat_client.py`,
+        "client",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        `${port}`,
+        "--username",
+        "bob",
+      ], { stdin: true, env: { PYTHONUNBUFFERED: "1" } });
+      await bob.write("hello alice\nhéllo 😀\n/quit\nnever\n");
+      const result = await bob.finished();
+      assertEquals(result.code, 0, result.stderr);
+      assertEquals(result.stderr, "");
+      const conversation = (escape: string) => [
+        "bob: hello alice",
+        `alice: hi ${escape}[2Jbob`,
+        "bob: héllo 😀",
+        "alice: fine",
+        "bob left the chat",
+      ];
+      assertEquals(result.stdout.split("\n"), conversation(String.raw`\x1b`));
+      await server.waitForLine(/^bob left the chat$/);
+      assertEquals(
+        chatLines(server.stdoutLines),
+        conversation(String.raw`\u{1b}`),
+      );
+      // It closed politely: the server saw a bye, and nothing went wrong.
+      assertEquals(server.stderrLines, []);
+      assertEquals((await server.stop()).code, 0);
+    } finally {
+      await Deno.remove(folder, { recursive: true });
+    }
+  },
 });
