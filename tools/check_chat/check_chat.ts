@@ -52,7 +52,10 @@ and plays the other side itself.
   --out DIR         --class: where the table and the results go
                     (default: DIR-grades)
   --jobs N          --class: students graded at once (default 4)
-Steps: ${STEPS.map((s) => s.id).join(", ")}`;
+Steps: ${STEPS.map((s) => s.id).join(", ")}
+Exit code: 0 when every step passed (with --json or --class: when the
+grading ran; the score is in what it wrote), 1 when a step failed, 2 for a
+mistake in the command line.`;
 
 /** Ends with one line on stderr: a usage error, exit code 2. */
 function usage(message: string): never {
@@ -98,6 +101,7 @@ if (flags.class !== undefined) {
   const report = await checkProgram({ command, cwd: here }, { roles, only });
   if (flags.json) {
     console.log(JSON.stringify(gradescope(report), null, 2));
+    Deno.exit(0); // graded: the score is in the JSON (Gradescope reads it)
   } else {
     console.log(textReport(report, { transcript: flags.transcript }));
     if (flags.transcript) {
