@@ -121,7 +121,7 @@ function failure(r: StepResult, c: CaseResult): string[] {
   const next = needed
     ? `This step could not be checked: it needs step ${needed.number} ` +
       `(${needed.id}) to work first.`
-    : `Usually this means: ${r.step.hint}`;
+    : `Usually this means: ${c.hint ?? r.step.hint}`;
   return [...lines, next].map(visible);
 }
 

@@ -17,6 +17,8 @@ export interface CaseResult {
   happened?: string;
   /** An earlier step this case needed, and whose rule broke here. */
   needs?: string;
+  /** What a failure of this case usually means, if not the step's hint. */
+  hint?: string;
   /** What went each way, typed and printed, in order. */
   arrows: Arrow[];
   /** Why the checker had to stop the program, if it did. */
@@ -108,6 +110,7 @@ export async function runCase(
     expected: fail?.expected,
     happened: fail?.happened,
     needs: fail?.needs,
+    hint: def.hint,
     arrows: c.arrows,
     problem,
     ms: performance.now() - started,

@@ -35,6 +35,9 @@ import { delay, within } from "./program.ts";
 export interface CaseDef {
   title: string;
   run: (c: Case) => Promise<void>;
+  /** What a failure of this case usually means, when the step's hint is
+   * too general for it. */
+  hint?: string;
 }
 
 export interface StepDef {
@@ -130,7 +133,7 @@ async function round(c: Case, mine: string, yours: string) {
   }
 }
 
-/** The program's turn comes after `turns` messages: sent or received. */
+/** What the program's first turn comes after, in words. */
 const turnText = (c: Case) =>
   c.role === "server" ? `${c.me}'s message` : "the hellos";
 
@@ -146,10 +149,11 @@ function refused(
   data: string | Uint8Array,
   code: string,
   why: string,
-  options: { beforeHello?: boolean; label?: string } = {},
+  options: { beforeHello?: boolean; label?: string; hint?: string } = {},
 ): CaseDef {
   return {
     title,
+    hint: options.hint,
     run: async (c) => {
       if (options.beforeHello) {
         await c.open();
@@ -530,7 +534,12 @@ export const STEPS: StepDef[] = [
         ]),
         "bad-utf8",
         "a message whose text holds the byte 0xE9 (é in Latin-1, not UTF-8)",
-        { label: '{"type":"message","text":"caf\\xe9"}' },
+        {
+          label: '{"type":"message","text":"caf\\xe9"}',
+          hint: "Decode each line strictly as UTF-8 and turn the decoding " +
+            'error into error "bad-utf8" (Python: catch UnicodeDecodeError; ' +
+            'never errors="replace" or "ignore").',
+        },
       ),
       refused(
         "a line that starts with a byte-order mark",
@@ -538,7 +547,11 @@ export const STEPS: StepDef[] = [
         "not-json",
         "a line starting with a byte-order mark (EF BB BF), which JSON does " +
           "not allow",
-        { label: '\\ufeff{"type":"message","text":"BOM"}' },
+        {
+          label: '\\ufeff{"type":"message","text":"BOM"}',
+          hint: 'Decode with "utf-8", not "utf-8-sig": the mark stays, and ' +
+            'JSON refuses it, which is "not-json".',
+        },
       ),
       refused(
         "4098 bytes of é (2049 characters)",
@@ -546,7 +559,11 @@ export const STEPS: StepDef[] = [
         "bad-frame",
         "a text of 2049 é: 2049 characters but 4098 bytes, over the limit " +
           "of 4096 bytes",
-        { label: '{"type":"message","text":"éééé... (4098 bytes)"}' },
+        {
+          label: '{"type":"message","text":"éééé... (4098 bytes)"}',
+          hint: "The limit is 4096 bytes of UTF-8, not characters: measure " +
+            'len(text.encode("utf-8")), where é counts 2.',
+        },
       ),
     ]),
   },
@@ -640,6 +657,8 @@ export const STEPS: StepDef[] = [
         leaves("end of input"),
         {
           title: "bob leaves before his hello (stopped while waiting)",
+          hint: "A bye may come before the hello: not knowing the name yet, " +
+            "show the address the client connected from.",
           run: async (c) => {
             await c.open();
             await helloFirst(c);
@@ -762,6 +781,8 @@ export const STEPS: StepDef[] = [
         ...badHellos(),
         {
           title: "a hello with version 1.0 (the number one)",
+          hint: "Compare the version as a number: 1.0 and 1e0 are 1. Only " +
+            "what is not a number at all (a string, true) is bad-frame.",
           run: async (c) => {
             await c.open();
             await helloFirst(c);
@@ -776,6 +797,7 @@ export const STEPS: StepDef[] = [
         },
         {
           title: "a hello with alice's own name",
+          hint: "The server compares the client's username with its own.",
           run: async (c) => {
             await c.open();
             await helloFirst(c);
@@ -792,7 +814,11 @@ export const STEPS: StepDef[] = [
           line(message("hi, no hello")),
           "unexpected",
           "a message before my hello",
-          { beforeHello: true },
+          {
+            beforeHello: true,
+            hint: "Before the hellos only a hello may come (or a bye, or an " +
+              'error); anything else is "unexpected".',
+          },
         ),
         {
           title: "a second hello",
@@ -1061,24 +1087,29 @@ function badMessages(role: Role): CaseDef[] {
   const depth = Math.floor((MAX_LINE_BYTES - 40) / 2);
   const nested = '{"type":"message","text":' + "[".repeat(depth) +
     "]".repeat(depth) + "}";
-  const cases: [string, string, string, string, string?][] = [
+  const cases: [string, string, string, string, string, string?][] = [
     [
       "a key written twice",
       '{"type":"message","text":"a","text":"b"}',
       "bad-frame",
       'a message with "text" written twice',
+      "Most JSON parsers keep the last of two equal keys without a word; " +
+      "count them (Python: json.loads(line, object_pairs_hook=...)).",
     ],
     [
       "half of an emoji",
       '{"type":"message","text":"\\ud83d"}',
       "bad-frame",
       'a text of half an emoji, "\\ud83d" alone',
+      "JSON can spell half a character (a lone surrogate, U+D800 to " +
+      "U+DFFF); such a text is no text.",
     ],
     [
       "4097 bytes of text",
       line(message("x".repeat(4097))).trim(),
       "bad-frame",
       "a text of 4097 bytes, one over the limit",
+      "Check each text's size: 1 to 4096 bytes of UTF-8.",
       '{"type":"message","text":"xxxx... (4097 bytes)"}',
     ],
     [
@@ -1086,12 +1117,16 @@ function badMessages(role: Role): CaseDef[] {
       nested,
       "bad-frame",
       `a frame nested ${depth} deep ([[[[...]]]], as much as a line holds)`,
+      "Valid frames are flat, but a parser must survive deep nesting: " +
+      "Python raises RecursionError (not a ValueError), JavaScript's " +
+      "JSON.parse a RangeError when given a reviver; catch it: bad-frame.",
       `{"type":"message","text":[[[[... (${depth} deep)`,
     ],
   ];
   const chosen = role === "server" ? cases : [cases[0], cases.at(-1)!];
-  return chosen.map(([title, text, code, why, label]) => ({
+  return chosen.map(([title, text, code, why, hint, label]) => ({
     title: `${title}, after the hellos`,
+    hint,
     run: async (c: Case) => {
       await chatToMyTurn(c);
       await c.sendRaw(text + "\n", label);
@@ -1107,6 +1142,8 @@ function badMessages(role: Role): CaseDef[] {
 function errorNotAnswered(): CaseDef {
   return {
     title: 'an error first ("bad-utf8"), never answered with an error',
+    hint: "An error frame ends the chat: show it and close, never answer " +
+      'it. Its code is 1 to 32 of a-z, 0-9 and "-": digits are allowed.',
     run: async (c) => {
       await c.open();
       if (c.role === "server") {
@@ -1126,6 +1163,8 @@ function errorNotAnswered(): CaseDef {
 function longLineAccepted(): CaseDef {
   return {
     title: "a frame padded with spaces to 32768 bytes",
+    hint: "A line may be up to 32768 bytes (without its newline): a " +
+      "buffer or a readline() limit smaller than that cuts a valid frame.",
     run: async (c) => {
       await chatToMyTurn(c);
       const frame = line(message("long line")).trim();
@@ -1150,6 +1189,9 @@ function longLineAccepted(): CaseDef {
 function tooLong(): CaseDef {
   return {
     title: "40000 bytes without a newline",
+    hint: "Keep a limit on the buffer: once 32768 bytes have come without " +
+      'a newline, stop and answer "too-long" (Python: readline(32769) ' +
+      "returns at most that many bytes; no newline at its end means too long).",
     run: async (c) => {
       await chatToMyTurn(c);
       await c.sendRaw(
