@@ -1,7 +1,7 @@
 /**
  * Grading one program: step 1 in both roles, then every other case at once
  * (a few at a time, each conversation on its own port), the 10 s timeout
- * cases first, so that a correct program is graded in about 12 s.
+ * cases first, so that a correct program is graded in about 11 s.
  *
  * @module
  */
