@@ -21,6 +21,12 @@ export interface Arrow {
   ms?: number;
   /** Sent but never arrived (a lost datagram): drawn as a broken arrow. */
   lost?: boolean;
+  /**
+   * Not sent at all: something that happened on the `from` side only (a
+   * line typed into a program, a line it printed). Drawn beside that
+   * lifeline, without an arrow.
+   */
+  local?: boolean;
 }
 
 /** A whole conversation. */
@@ -76,7 +82,12 @@ export function sequenceText(sequence: Sequence): string {
     const room = TEXT_ARROW - 10;
     const label = ` ${cut(visible(arrow.label), room)} `;
     const dashes = "-".repeat(Math.max(1, TEXT_ARROW - 8 - [...label].length));
-    const body = arrow.from === "left"
+    // A local event: `(typed "hi")` beside its own lifeline, no arrow.
+    const event = `(${cut(visible(arrow.label), room)})`;
+    const spaces = " ".repeat(Math.max(1, TEXT_ARROW - 3 - [...event].length));
+    const body = arrow.local
+      ? arrow.from === "left" ? `  ${event}${spaces}` : `${spaces}${event}  `
+      : arrow.from === "left"
       ? ` ---${label}${dashes}${arrow.lost ? "X  " : "-> "}`
       : `${arrow.lost ? "  X-" : " <--"}${label}${dashes}-- `;
     const time = arrow.ms === undefined
@@ -103,6 +114,7 @@ export function sequenceDescription(sequence: Sequence): string {
       : [sequence.right, sequence.left];
     const what = arrow.lost ? "sends, and it is lost," : "sends";
     const note = arrow.note ? ` (${arrow.note})` : "";
+    if (arrow.local) return `${index + 1}. At ${from}: ${arrow.label}${note}.`;
     return `${index + 1}. ${from} ${what} ${to}: ${arrow.label}${note}.`;
   });
   const end = sequence.end ? ` ${sequence.end}.` : "";
@@ -184,6 +196,7 @@ export function sequenceSvg(
     ".sequence .lost{stroke:#d32f2f;stroke-dasharray:5 4}",
     ".sequence .head{fill:currentColor}",
     ".sequence .note,.sequence .time{opacity:.75}",
+    ".sequence .local{font-style:italic;opacity:.85}",
     ".sequence .cross{stroke:#d32f2f;stroke-width:2.5}",
     "</style>",
   );
@@ -202,25 +215,34 @@ export function sequenceSvg(
       ? [leftX, rightX]
       : [rightX, leftX];
     const direction = Math.sign(to - from);
-    // A lost arrow stops at two thirds of the way, with a cross.
-    const end = arrow.lost ? from + (to - from) * 2 / 3 : to - direction * 2;
-    const lost = arrow.lost ? " lost" : "";
-    parts.push(
-      `<text x="${(leftX + rightX) / 2}" y="${y - 7}"` +
-        ` text-anchor="middle">${xml(labels[index])}</text>`,
-      `<line class="arrow${lost}" x1="${from}" y1="${y}" x2="${end}"` +
-        ` y2="${y}"/>`,
-    );
-    if (arrow.lost) {
+    if (arrow.local) {
+      // Beside its own lifeline, in italics, without an arrow.
       parts.push(
-        `<path class="cross" d="M${end - 6} ${y - 6}l12 12m0 -12l-12 12"/>`,
+        `<text class="local" x="${from + direction * 8}" y="${y - 3}"` +
+          ` text-anchor="${direction > 0 ? "start" : "end"}">` +
+          `${xml(labels[index])}</text>`,
       );
     } else {
-      const back = end - direction * 9;
+      // A lost arrow stops at two thirds of the way, with a cross.
+      const end = arrow.lost ? from + (to - from) * 2 / 3 : to - direction * 2;
+      const lost = arrow.lost ? " lost" : "";
       parts.push(
-        `<path class="head" d="M${end} ${y}L${back} ${y - 5}L${back} ` +
-          `${y + 5}Z"/>`,
+        `<text x="${(leftX + rightX) / 2}" y="${y - 7}"` +
+          ` text-anchor="middle">${xml(labels[index])}</text>`,
+        `<line class="arrow${lost}" x1="${from}" y1="${y}" x2="${end}"` +
+          ` y2="${y}"/>`,
       );
+      if (arrow.lost) {
+        parts.push(
+          `<path class="cross" d="M${end - 6} ${y - 6}l12 12m0 -12l-12 12"/>`,
+        );
+      } else {
+        const back = end - direction * 9;
+        parts.push(
+          `<path class="head" d="M${end} ${y}L${back} ${y - 5}L${back} ` +
+            `${y + 5}Z"/>`,
+        );
+      }
     }
     if (notes[index] && under) {
       parts.push(

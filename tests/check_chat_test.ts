@@ -1,0 +1,452 @@
+// Activity 12.1's checker (`deno task check-chat`), itself checked: run as a
+// student and a teacher run it, against our chat, the Python client of
+// chat/README.md, both starters, a Python program written from the task
+// sheet alone, nine programs broken on purpose (each must fail exactly its
+// own steps and pass the others) and four that misbehave (stopped, marked,
+// and the run goes on). They are graded at once, to keep this file short
+// in time: the class (14 folders) and the single programs side by side.
+
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  assertStringIncludes,
+} from "@std/assert";
+import { ROOT } from "./_helpers.ts";
+import { taskArgs } from "../tools/task_process.ts";
+import { parseLine } from "../tools/check_chat/frames.ts";
+import {
+  sequenceDescription,
+  sequenceSvg,
+  sequenceText,
+} from "../tools/sequence.ts";
+
+const FIXTURES = new URL("fixtures/chats/", import.meta.url).pathname;
+
+/** The real Python binary (the pyenv shim costs ~58 ms a start), if any. */
+async function findPython(): Promise<string | undefined> {
+  try {
+    const { stdout, success } = await new Deno.Command("python3", {
+      args: ["-c", "import sys; print(sys.executable)"],
+    }).output();
+    return success ? new TextDecoder().decode(stdout).trim() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+const python = await findPython();
+// -S: this machine's site-packages holds a .pth file that imports certifi
+// at every start (35 ms of 70); the programs here use the standard library
+// only, and start about 80 times each.
+const py = [python ?? "python3", "-S"];
+
+/** `deno task check-chat ARGS`, by the task's own command line. */
+async function checkChat(args: string[]) {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [...taskArgs("check-chat"), ...args],
+    cwd: ROOT,
+    stdin: "null",
+  }).output();
+  const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+  return {
+    code: output.code,
+    stdout: text(output.stdout),
+    stderr: text(output.stderr),
+  };
+}
+
+interface Test {
+  name: string;
+  status: string;
+  output: string;
+  tags: string[];
+}
+interface Results {
+  score: number;
+  tests: Test[];
+  output: string;
+}
+
+/** "id/role" of each failed step (skipped ones apart). */
+const failed = (results: Results) =>
+  results.tests.filter((t) =>
+    t.status === "failed" && !t.output.startsWith("not run")
+  ).map((t) => t.tags.join("/"));
+const skipped = (results: Results) =>
+  results.tests.filter((t) => t.output.startsWith("not run"))
+    .map((t) => t.tags.join("/"));
+const output = (results: Results, tag: string) =>
+  results.tests.find((t) => t.tags.join("/") === tag)?.output ?? "";
+
+const STEP_IDS = [
+  "start",
+  "hellos",
+  "turns",
+  "typed-ahead",
+  "shown",
+  "framing",
+  "utf8",
+  "safe",
+  "bye",
+  "out-of-turn",
+  "bad-frames",
+  "busy",
+  "timeout",
+  "polite-close",
+];
+const both = (...ids: string[]) =>
+  ids.flatMap((id) => [`${id}/server`, `${id}/client`]);
+const allBut = (...ids: string[]) =>
+  both(...STEP_IDS).filter((tag) => !ids.includes(tag));
+
+/** What each program of the class must fail: exactly these steps. */
+const CLASS: Record<string, string[]> = {
+  student_chat: [], // written from the task sheet alone: full marks
+  broken_one_recv: both("framing", "out-of-turn"),
+  broken_no_turns: [
+    "turns/server",
+    ...both("typed-ahead", "out-of-turn"),
+  ],
+  broken_no_bye: both("bye"),
+  broken_raw_print: both("safe"),
+  broken_ascii: both("utf8"),
+  broken_wrong_hello: both("hellos"),
+  broken_no_busy: ["busy/server"],
+  broken_no_timeout: both("timeout"),
+  broken_buffered: both("shown", "utf8"),
+  misbehaving_fork: [],
+  misbehaving_hang: allBut("start/server", "start/client"),
+  misbehaving_flood: both("start"),
+  misbehaving_memory: both("start"),
+};
+
+/** Every case that failed, as "id/role: case title". */
+const failedCases = (results: Results) =>
+  results.tests.filter((t) => t.status === "failed").flatMap((t) =>
+    t.output.split("\n").filter((line) => line.startsWith("✗ "))
+      .map((line) => `${t.tags.join("/")}: ${line.slice(2)}`)
+  );
+
+Deno.test({
+  name:
+    "check-chat grades our chat, the README client, the starters and a class of 14 (a student's program, 9 broken, 4 misbehaving), all at once",
+  ignore: python === undefined,
+  async fn(t) {
+    const folder = await Deno.makeTempDir({ prefix: "check-chat-class-" });
+    try {
+      for (const name of Object.keys(CLASS)) {
+        await Deno.mkdir(`${folder}/${name}`);
+        await Deno.symlink(
+          `${FIXTURES}${name}.py`,
+          `${folder}/${name}/chat.py`,
+        );
+      }
+      const deno = [Deno.execPath(), "run", "--allow-net"];
+      const json = (args: string[]) =>
+        checkChat(["--json", "--", ...args]).then((r) => ({
+          ...r,
+          results: JSON.parse(r.stdout) as Results,
+        }));
+      const [klass, ours, readme, starterPy, starterTs] = await Promise.all([
+        checkChat([
+          "--class",
+          folder,
+          "--jobs",
+          "5",
+          "--",
+          ...py,
+          "{}/chat.py",
+        ]),
+        json([...deno, "chat/chat.ts"]),
+        json([...py, `${FIXTURES}readme_client.py`]),
+        json([...py, "activity/starter/chat.py"]),
+        json([...deno, "activity/starter/chat.ts"]),
+      ]);
+
+      await t.step("the class: one line a program, a table, results", () => {
+        assertEquals(klass.code, 0, klass.stderr);
+        for (const name of Object.keys(CLASS)) {
+          assertMatch(klass.stdout, new RegExp(`^${name}: \\d+ of 28 `, "m"));
+        }
+        const table = Deno.readTextFileSync(`${folder}-grades/grades.csv`)
+          .trim().split("\n");
+        assertEquals(table.length, 1 + Object.keys(CLASS).length);
+        assertMatch(table[0], /^student,score,max_score,seconds,1 start/);
+        assertMatch(klass.stdout, /^Steps most often missed:$/m);
+      });
+
+      for (const [name, expected] of Object.entries(CLASS)) {
+        await t.step(`${name} fails exactly ${expected.length} steps`, () => {
+          const results: Results = JSON.parse(
+            Deno.readTextFileSync(`${folder}-grades/${name}/results.json`),
+          );
+          assertEquals(
+            failed(results).sort(),
+            expected.sort(),
+            `${name}:\n${
+              results.tests.filter((t) => t.status === "failed")
+                .map((t) => t.output).join("\n")
+            }`,
+          );
+          if (!name.includes("flood") && !name.includes("memory")) {
+            assertEquals(skipped(results), [], name);
+          }
+          assertEquals(
+            results.score,
+            28 - expected.length - skipped(results).length,
+          );
+        });
+      }
+
+      await t.step(
+        "failures say what happened, in the protocol's words",
+        () => {
+          const results = (name: string): Results =>
+            JSON.parse(
+              Deno.readTextFileSync(`${folder}-grades/${name}/results.json`),
+            );
+          // No turns: the line typed during bob's turn went out at once.
+          assertStringIncludes(
+            output(results("broken_no_turns"), "turns/server"),
+            'your server sent {"type": "message", "text": "hi bob"}',
+          );
+          // One recv() as one frame: the split hello was answered not-json.
+          assertMatch(
+            output(results("broken_one_recv"), "framing/server"),
+            /"code": "not-json"/,
+          );
+          // Raw printing: which character, and why it matters.
+          assertMatch(
+            output(results("broken_raw_print"), "safe/client"),
+            /printed the character U\+001B as it is/,
+          );
+          // Buffered output: said so, in every step that looks at the output.
+          for (const tag of both("shown", "utf8")) {
+            assertStringIncludes(
+              output(results("broken_buffered"), tag),
+              "probably buffered",
+            );
+          }
+          // A wrong hello: the key, the value, the rule.
+          assertStringIncludes(
+            output(results("broken_wrong_hello"), "hellos/client"),
+            'its "version" is "1", not the number 1',
+          );
+          // No busy: a timeout reported as one, with its length.
+          assertStringIncludes(
+            output(results("broken_no_busy"), "busy/server"),
+            "your server sent nothing for 3.0 s",
+          );
+          // Never "EOF", never a stack trace of the checker's.
+          for (const name of Object.keys(CLASS)) {
+            const text = JSON.stringify(results(name));
+            assert(!/\bEOF\b/.test(text), name);
+            assert(!/at .*check_chat\/.*\.ts:\d+/.test(text), name);
+          }
+        },
+      );
+
+      await t.step("misbehaving programs are stopped and marked", () => {
+        const table = Deno.readTextFileSync(`${folder}-grades/grades.csv`);
+        assertMatch(table, /^misbehaving_flood,0,.*printed more than 1 MiB/m);
+        assertMatch(table, /^misbehaving_memory,0,.*more than 512 MiB/m);
+        assertMatch(table, /^misbehaving_fork,28,.*left 2 processes running/m);
+        // Nothing of theirs is left running: not even the child that left
+        // its process group.
+        const left = [...Deno.readDirSync("/proc")]
+          .filter((entry) => /^\d+$/.test(entry.name))
+          .filter((entry) => {
+            try {
+              return Deno.readTextFileSync(`/proc/${entry.name}/cmdline`)
+                .includes(folder);
+            } catch {
+              return false;
+            }
+          });
+        assertEquals(left.length, 0, "processes left behind");
+      });
+
+      await t.step("our chat: full marks", () => {
+        assertEquals(
+          failedCases(ours.results),
+          [],
+          ours.results.tests.map((t) => t.output).join("\n"),
+        );
+        assertEquals(ours.results.score, 28);
+        assertEquals(ours.code, 0);
+      });
+
+      await t.step("the README's client: a client only, 7 client steps", () => {
+        const results = readme.results;
+        assertEquals(
+          skipped(results),
+          both(...STEP_IDS.slice(1)).filter((t) => t.endsWith("/server")),
+        );
+        assertEquals(
+          results.tests.filter((t) => t.status === "passed")
+            .map((t) => t.tags[0]),
+          ["start", "hellos", "turns", "typed-ahead", "shown", "safe", "busy"],
+        );
+        // Asked to be a server, it refuses: argparse's own sentence.
+        assertMatch(
+          output(results, "start/server"),
+          /invalid choice: 'server'|a client only/,
+        );
+        // What the README says it leaves out is what it fails.
+        assertStringIncludes(
+          output(results, "bye/client"),
+          'your client prints "alice left the chat" at once',
+        );
+      });
+
+      await t.step("both starters: step 1 only", () => {
+        for (const starter of [starterPy, starterTs]) {
+          assertEquals(
+            starter.results.tests.filter((t) => t.status === "passed")
+              .map((t) => t.tags.join("/")),
+            ["start/server", "start/client"],
+          );
+          assertEquals(starter.code, 0); // --json: graded, score inside
+        }
+      });
+    } finally {
+      await Deno.remove(folder, { recursive: true });
+      await Deno.remove(`${folder}-grades`, { recursive: true }).catch(
+        () => {},
+      );
+    }
+  },
+});
+
+Deno.test("check-chat --transcript: the conversations as text diagrams and SVG files", async () => {
+  const svg = await Deno.makeTempDir({ prefix: "check-chat-svg-" });
+  try {
+    const { code, stdout } = await checkChat([
+      "--transcript",
+      "--only",
+      "hellos",
+      "--svg",
+      svg,
+      "--",
+      Deno.execPath(),
+      "run",
+      "--allow-net",
+      "chat/chat.ts",
+    ]);
+    assertEquals(code, 0, stdout);
+    assertMatch(stdout, /^ 2 hellos +Hellos, the server's first +✓ +✓$/m);
+    // The client's hello, bob's, drawn from left to right, with its time.
+    assertMatch(
+      stdout,
+      /^ +\d\.\d{3} s +\| --- \{"type":"hello","protocol":"deno-chat",.*-> \|$/m,
+    );
+    assertMatch(stdout, /\(typed|\(prints: bob joined the chat/);
+    assertMatch(stdout, /The conversations as pictures: 4 SVG files in /);
+    const files = [...Deno.readDirSync(svg)].map((f) => f.name).sort();
+    assertEquals(files, [
+      "01-start-client-1.svg",
+      "01-start-server-1.svg",
+      "02-hellos-client-1.svg",
+      "02-hellos-server-1.svg",
+    ]);
+    const picture = Deno.readTextFileSync(`${svg}/02-hellos-server-1.svg`);
+    assertMatch(picture, /^<svg [^>]*role="img"/);
+    assertMatch(picture, /<title[^>]*>Step 2 hellos, as the server: /);
+  } finally {
+    await Deno.remove(svg, { recursive: true });
+  }
+});
+
+Deno.test("check-chat: a usage error is one line and exit code 2", async () => {
+  for (
+    const [args, message] of [
+      [[], /give the command that runs the program/],
+      [["--only", "nope", "--", "x"], /no step "nope"/],
+      [["--role", "both", "--", "x"], /--role is server or client/],
+      [["--class", ROOT.pathname, "--", "x"], /write \{\} in COMMAND/],
+    ] as const
+  ) {
+    const { code, stderr, stdout } = await checkChat([...args]);
+    assertEquals(code, 2, stderr);
+    assertEquals(stdout, "");
+    assertEquals(stderr.trim().split("\n").length, 1, stderr);
+    assertMatch(stderr, message);
+  }
+});
+
+Deno.test("check-chat: a command that does not exist is step 1's failure, said plainly", async () => {
+  const { code, stdout } = await checkChat([
+    "--only",
+    "start",
+    "--",
+    "no-such-program-here",
+  ]);
+  assertEquals(code, 1);
+  assertMatch(
+    stdout,
+    /Happened: it ended before listening there \(the command\s+no-such-program-here\s+was not found\)/,
+  );
+});
+
+Deno.test("check-chat frames: the protocol page's rules, as the checker reads a program's lines", () => {
+  const ok = (line: string) =>
+    assertEquals(parseLine(line).problem, undefined, line);
+  const bad = (line: string, problem: RegExp) =>
+    assertMatch(parseLine(line).problem ?? "(none)", problem, line);
+  ok(
+    '{"type": "hello", "protocol": "deno-chat", "version": 1, "username": "a.b_c-1"}',
+  );
+  ok('{"type":"hello","protocol":"deno-chat","version":1.0,"username":"x"}');
+  ok('{"type":"error","code":"bad-utf8","message":"digits are fine"}');
+  ok(`{"type":"message","text":"${"é".repeat(2048)}"}`);
+  bad(
+    '{"type":"hello","protocol":"deno-chat","version":"1","username":"x"}',
+    /not the number 1/,
+  );
+  bad(
+    '{"type":"hello","protocol":"deno-chat","version":2,"username":"x"}',
+    /is 2, not 1/,
+  );
+  bad(
+    '{"type":"hello","protocol":"deno-chat","version":1,"username":"a b"}',
+    /username/,
+  );
+  bad('{"type":"message","text":"a","text":"b"}', /written twice/);
+  bad('{"type":"message","text":""}', /empty/);
+  bad('{"type":"message","text":"\\ud83d"}', /half of a character/);
+  bad(`{"type":"message","text":"${"é".repeat(2049)}"}`, /4098 bytes/);
+  bad('{"type":"message","text":"x","extra":1}', /key too many/);
+  bad('{"type":"bye","n":1e400}', /too large/);
+  bad('{"type":"error","code":"Bad","message":"x"}', /"code"/);
+  bad("[1]", /not an object/);
+  bad("hello?", /not JSON/);
+  bad('\ufeff{"type":"bye"}', /not JSON/);
+});
+
+Deno.test("sequence diagrams: a line typed or printed is drawn beside its own side, not as an arrow", () => {
+  const sequence = {
+    left: "bob",
+    right: "alice",
+    title: "Typed, sent, printed",
+    arrows: [
+      { from: "left" as const, label: "typed: hi", local: true },
+      { from: "left" as const, label: '{"type":"message","text":"hi"}' },
+      { from: "right" as const, label: "prints: bob: hi", local: true },
+    ],
+  };
+  const lines = sequenceText(sequence).split("\n");
+  assertMatch(lines[1], /^ {2}\| {2}\(typed: hi\) +\|$/);
+  assertMatch(
+    lines[2],
+    /^ {2}\| --- \{"type":"message","text":"hi"\} -+-> \|$/,
+  );
+  assertMatch(lines[3], /^ {2}\| +\(prints: bob: hi\) {2}\|$/);
+  for (const line of lines.slice(1)) assertEquals(line.length, lines[2].length);
+  assertMatch(
+    sequenceDescription(sequence),
+    /1\. At bob: typed: hi\. 2\. bob sends alice/,
+  );
+  const svg = sequenceSvg(sequence);
+  assertEquals(svg.match(/<line class="arrow/g)?.length, 1);
+  assertEquals(svg.match(/class="local"/g)?.length, 2);
+});

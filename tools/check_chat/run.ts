@@ -1,0 +1,194 @@
+/**
+ * Grading one program: step 1 in both roles, then every other case at once
+ * (a few at a time, each conversation on its own port), the 10 s timeout
+ * cases first, so that a correct program is graded in about 11 s.
+ *
+ * @module
+ */
+
+import type { Arrow } from "../sequence.ts";
+import { Case, Fail, type Role, type Subject } from "./case.ts";
+import { type CaseDef, type StepDef, STEPS } from "./steps.ts";
+
+export interface CaseResult {
+  title: string;
+  passed: boolean;
+  expected?: string;
+  happened?: string;
+  /** An earlier step this case needed, and whose rule broke here. */
+  needs?: string;
+  /** What a failure of this case usually means, if not the step's hint. */
+  hint?: string;
+  /** What went each way, typed and printed, in order. */
+  arrows: Arrow[];
+  /** Why the checker had to stop the program, if it did. */
+  problem?: string;
+  ms: number;
+}
+
+export interface StepResult {
+  step: StepDef;
+  role: Role;
+  status: "passed" | "failed" | "skipped";
+  /** Why a step was skipped. */
+  reason?: string;
+  cases: CaseResult[];
+}
+
+export interface Report {
+  command: string[];
+  roles: Role[];
+  results: StepResult[];
+  score: number;
+  maxScore: number;
+  ms: number;
+  /** Misbehaviour the checker stopped (floods, memory...), once each. */
+  problems: string[];
+}
+
+const other = (role: Role): Role => role === "server" ? "client" : "server";
+
+/** At most `size` things at once. */
+export class Limiter {
+  #running = 0;
+  #queue: (() => void)[] = [];
+  constructor(readonly size: number) {}
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.#running >= this.size) {
+      await new Promise<void>((resolve) => this.#queue.push(resolve));
+    }
+    this.#running++;
+    try {
+      return await task();
+    } finally {
+      this.#running--;
+      this.#queue.shift()?.();
+    }
+  }
+}
+
+export interface CheckOptions {
+  roles?: Role[];
+  /** Step ids to run (all when not given). */
+  only?: string[];
+  /** How many conversations at once (shared, in a class). */
+  limiter?: Limiter;
+}
+
+/** One case: a conversation with the program started afresh. */
+export async function runCase(
+  def: CaseDef,
+  role: Role,
+  subject: Subject,
+): Promise<CaseResult> {
+  const c = new Case(role, subject);
+  const started = performance.now();
+  let fail: Fail | undefined;
+  try {
+    await def.run(c);
+  } catch (error) {
+    fail = error instanceof Fail ? error : new Fail(
+      "the checker finishes this conversation",
+      `the checker itself failed (please report it): ${
+        error instanceof Error ? error.message : error
+      }`,
+    );
+  }
+  const late = await c.finish();
+  if (fail && late) fail.happened += `. ${late}`;
+  const problem = c.problem;
+  if (!fail && problem && !problem.startsWith("left ")) {
+    fail = new Fail(
+      "your program behaves while we talk",
+      `the checker had to stop it: it ${problem}`,
+    );
+  }
+  return {
+    title: def.title,
+    passed: fail === undefined,
+    expected: fail?.expected,
+    happened: fail?.happened,
+    needs: fail?.needs,
+    hint: def.hint,
+    arrows: c.arrows,
+    problem,
+    ms: performance.now() - started,
+  };
+}
+
+export async function checkProgram(
+  subject: Subject,
+  options: CheckOptions = {},
+): Promise<Report> {
+  const started = performance.now();
+  const roles = options.roles ?? ["server", "client"];
+  const limiter = options.limiter ?? new Limiter(12);
+  const steps = STEPS.filter((step) =>
+    step.id === "start" || !options.only || options.only.includes(step.id)
+  );
+  const result = (step: StepDef, role: Role): StepResult => ({
+    step,
+    role,
+    status: "passed",
+    cases: [],
+  });
+  const results = steps.flatMap((step) =>
+    roles.map((role) => result(step, role))
+  );
+  const find = (id: string, role: Role) =>
+    results.find((r) => r.step.id === id && r.role === role)!;
+
+  // Step 1 first: a role the program cannot start in is not run further.
+  await Promise.all(roles.map(async (role) => {
+    const start = find("start", role);
+    for (const def of start.step.cases[role]) {
+      start.cases.push(await limiter.run(() => runCase(def, role, subject)));
+    }
+  }));
+  const tasks: { long: boolean; run: () => Promise<void> }[] = [];
+  for (const role of roles) {
+    const started = find("start", role).cases.every((c) => c.passed);
+    for (const step of steps.slice(1)) {
+      const target = find(step.id, role);
+      if (!started) {
+        target.status = "skipped";
+        target.reason = `not run: your program did not start as a ${role} ` +
+          `(step 1); if it is meant to be a ${other(role)} only, check it ` +
+          `with --role ${other(role)}`;
+        continue;
+      }
+      step.cases[role].forEach((def, index) => {
+        tasks.push({
+          long: step.id === "timeout",
+          run: async () => {
+            target.cases[index] = await runCase(def, role, subject);
+          },
+        });
+      });
+    }
+  }
+  // The timeout cases wait 10 s: they go first, the others meanwhile.
+  tasks.sort((a, b) => Number(b.long) - Number(a.long));
+  await Promise.all(tasks.map((task) => limiter.run(task.run)));
+
+  for (const r of results) {
+    if (r.status === "skipped") continue;
+    r.status = r.cases.every((c) => c.passed) ? "passed" : "failed";
+  }
+  const problems = [
+    ...new Set(
+      results.flatMap((r) => r.cases.map((c) => c.problem))
+        .filter((p): p is string => p !== undefined),
+    ),
+  ];
+  return {
+    command: subject.command,
+    roles,
+    results,
+    score: results.filter((r) => r.status === "passed").length,
+    maxScore: results.length,
+    ms: performance.now() - started,
+    problems,
+  };
+}
