@@ -110,7 +110,8 @@ function pieces(file: Deno.FsFile | typeof Deno.stdin, name: string): Take {
       }
     }
     if (end === start) return null; // the end of the file, between packets
-    if (end - start < n) exit(1, `${name} ends in the middle of a packet.`);
+    const cut = `${name} ends in the middle of a packet (it was cut short).`;
+    if (end - start < n) exit(1, cut);
     start += peek ? 0 : n;
     return buffer.subarray(start - (peek ? 0 : n), start + (peek ? n : 0));
   };
@@ -589,7 +590,8 @@ function tcp(ip: Ip, flows: Map<string, Direction>, out: Decoded) {
   let ackText = () => `${relAck} (relative), ${ack} (absolute)`;
   if (relAck < 0) ackText = () => `${ack} (unused: ACK off)`;
   // A first fragment holds the first bytes of the segment, not all of them.
-  const count = fits ? length : "?", part = ip.fragment ? " (a fragment)" : "";
+  const count = fits ? length : "?",
+    part = ip.fragment ? " in this fragment" : "";
   const text = () => (fits ? preview(data, 40) : "not found") + part;
   const bits = () => FLAGS.map((name, i) => `${name} ${on[i]}`).join(" ");
   const rows = (): Row[] => [
@@ -703,13 +705,13 @@ function udp(ip: Ip, out: Decoded) {
   }
   const data = slice(u, 8, 8 + here), text = preview(data, 40);
   const shown = here < bytes ? `${here} of ${bytes} bytes` : `${here} bytes`;
-  const part = here < bytes ? "in this fragment" : "";
+  const part = here < bytes ? " in this fragment" : "";
   const rows = (): Row[] => [
     ["Source port", src, "the sending program"],
     ["Destination port", dst, "the receiving program"],
     ["Length", `${length} bytes`, note],
     ["Checksum", hex(stored), verdict],
-    ["Data", shown, part ? `${part}: ${text}` : text],
+    ["Data", shown, text + part],
   ];
   out.layers.push(["UDP (8 bytes): Figure 12.2", rows]);
   // Figure 12.2 as RFC 768 draws it, this datagram's values in the boxes.
@@ -721,7 +723,7 @@ function udp(ip: Ip, out: Decoded) {
       [16, "Checksum", hex(stored), verdict.split(":")[0]]],
     [[32, "Data", `${shown} ${text}`]],
   ], verdict);
-  out.what = `UDP len=${bytes}${part && `, ${here} ${part}`}`;
+  out.what = `UDP len=${bytes}${part && `, ${here}${part}`}`;
   if (here) out.what += ` ${preview(data, 20)}`;
 }
 
