@@ -12,9 +12,9 @@
  *   $ deno task headers chapters/captures/greeting.pcap
  *   chapters/captures/greeting.pcap: pcap (microseconds), Ethernet
  *      1  0.000000  10.77.0.2:46676 → 10.77.0.1:10001  [SYN] seq=0 len=0
- *      2  0.000072  10.77.0.1:10001 → 10.77.0.2:46676  [SYN, ACK] seq=0 ack=1 len=0
+ *      2  0.000072  10.77.0.1:10001 → 10.77.0.2:46676  [SYN, ACK] seq=0 a…
  *      3  0.000089  10.77.0.2:46676 → 10.77.0.1:10001  [ACK] seq=1 ack=1 len=0
- *      4  0.007420  10.77.0.1:10001 → 10.77.0.2:46676  [PSH, ACK] seq=1 ack=1 len=18 "0. Hi new friend!\u{a}"
+ *      4  0.007420  10.77.0.1:10001 → 10.77.0.2:46676  [PSH, ACK] seq=1 a…
  *
  * --packet 4 shows every field of packet 4 and what it means; --figure
  * draws Figures 12.1 and 12.2 with the packet's values in the boxes. Also
@@ -25,7 +25,6 @@
  */
 import { parseArgs } from "@std/cli/parse-args";
 
-let printed = ""; // what print() gathered, written out 8 KiB at a time
 const { files, only, details, figure } = commandLine(); // see the end
 
 for (const [path, name] of files) {
@@ -36,12 +35,12 @@ for (const [path, name] of files) {
     ? Deno.stdin
     : await Deno.open(path).catch((error) => cannotRead(error, name));
   const capture = await openCapture(pieces(file, name), name);
-  const flows = new Map<string, Direction>(); // TCP's numbers, see tcp()
+  const flows = new Map<string, Direction>(); // TCP's numbers: see tcp()
   const seen = new Set<string>(); // the tags explained, the figures drawn
   let count = 0, width = 0, first: bigint | null = null;
   while (only === 0 || count < only) { // --packet N: nothing after N
     const packet = await capture.next(); // null at the end of the file
-    if (count === 0) print(`${name}: ${capture.about.join(", ")}`);
+    if (count === 0) console.log(`${name}: ${capture.about.join(", ")}`);
     if (packet === null) break;
     count++;
     const p = decode(packet, count, flows);
@@ -53,17 +52,17 @@ for (const [path, name] of files) {
     if (packet.time !== null) when = seconds.toFixed(capture.digits);
     const kind = p.figure?.slice(0, 11); // "Figure 12.1" or "Figure 12.2"
     const neither = `Packet ${count} is neither TCP nor UDP.`;
-    if (figure && details) print(p.figure ?? neither);
-    else if (figure && kind && !seen.has(kind)) print(p.figure!);
+    if (figure && details) console.log(p.figure ?? neither);
+    else if (figure && kind && !seen.has(kind)) console.log(p.figure);
     else if (details) showDetails(p, when);
     else if (!figure) { // the conversation, one line per packet
       width = Math.max(width, p.from.length);
       const who = `${p.from.padStart(width)} → ${p.to.padEnd(width)}`;
       const tags = [...p.tags].map((tag) => ` [${tag}]`).join("");
       const number = String(count).padStart(4);
-      print(`${number}  ${when}  ${who}  ${p.what}${tags}`);
+      console.log(`${number}  ${when}  ${who}  ${p.what}${tags}`);
       for (const tag of p.tags) { // explained below the first that has it
-        if (!seen.has(tag)) print(`  [${tag}]: ${explain(tag)}`);
+        if (!seen.has(tag)) console.log(`  [${tag}]: ${explain(tag)}`);
         seen.add(tag);
       }
     }
@@ -74,15 +73,14 @@ for (const [path, name] of files) {
   if (count < only) exit(1, none);
   if (file !== Deno.stdin) file.close();
 }
-flush();
 
 // ----------------------------------------------------------- the capture
 // A capture file is a header, then one record per packet: when it was seen,
 // how long it was on the wire, and its bytes, or only the first ones if
-// the capture was told to keep fewer (its "snap length").
-// A packet: its time in nanoseconds since 1970 (null: the file does not
-// say), its link type (which header comes first: 1 = Ethernet), the bytes
-// captured, and how many it had on the wire.
+// the capture was told to keep fewer (its "snap length"). A packet: its
+// time in nanoseconds since 1970 (null: the file does not say), its link
+// type (which header comes first: 1 = Ethernet), the bytes captured, and
+// how many it had on the wire.
 // deno-fmt-ignore
 type Packet = { time: bigint | null; link: number; data: Uint8Array;
   length: number };
@@ -101,7 +99,6 @@ function pieces(file: Deno.FsFile | typeof Deno.stdin, name: string): Take {
       if (n > buffer.length) buffer = new Uint8Array(n);
       buffer.set(left);
       [start, end] = [0, left.length];
-      flush(); // what is decoded is shown before waiting for more
       while (end < n) {
         const read = await file.read(buffer.subarray(end))
           .catch((error) => cannotRead(error, name));
@@ -215,15 +212,15 @@ function pcapng(take: Take, name: string) {
 
 // -------------------------------------------------------------- decoding
 // Each header becomes a layer: a title and its rows, one per field: the
-// field's name, its value, and what it is for. A packet decoded: its
-// number, who sent it to whom (addresses, then ports), the rest of its
-// line in the conversation, its tags ("cut", "sent again"...), its layers,
-// Figure 12.1 or 12.2 with its values (with --figure), and the header being
-// read (to say where the bytes ran out).
+// field's name, its value, and what it is for (made only if they are shown).
+// A packet decoded: its number, who sent it to whom (addresses, then
+// ports), the rest of its line in the conversation, its tags ("cut",
+// "sent again"...), its layers, Figure 12.1 or 12.2 with its values (with
+// --figure), and the header being read (to say where the bytes ran out).
 type Row = [name: string, value: string | number, meaning: string];
 // deno-fmt-ignore
 interface Decoded { number: number; packet: Packet; from: string; to: string;
-  what: string; tags: Set<string>; layers: [title: string, () => Row[]][];
+  what: string; tags: Set<string>; layers: [string, () => Row[]][];
   figure?: string; inside: string }
 /** The bytes of `view` after its first `at`: the next header starts at 0. */
 function after(view: DataView, at: number) {
@@ -239,9 +236,8 @@ function slice(view: DataView, start: number, end: number) {
 function decode(packet: Packet, number: number, flows: Map<string, Direction>) {
   const view = dataView(packet.data), cut = view.byteLength < packet.length;
   // deno-fmt-ignore
-  const out: Decoded = { number, packet, from: "?", to: "?", what: "",
-    tags: new Set(), layers: [], inside: "link-layer header" };
-  if (cut) out.tags.add("cut");
+  const out: Decoded = { number, packet, inside: "link-layer header",
+    from: "?", to: "?", what: "", layers: [], tags: new Set(cut ? ["cut"] : []) };
   // A capture cut short by its snap length may end inside a header: then
   // DataView refuses to read past the end (a RangeError), and we keep what
   // was decoded and say where the bytes ran out. A packet that was whole and
@@ -255,10 +251,10 @@ function decode(packet: Packet, number: number, flows: Map<string, Direction>) {
     else out.what = `${etherName(type)} (not decoded here)`;
     if (ip?.protocol === 6) tcp(ip, flows, out);
     else if (ip?.protocol === 17) udp(ip, out);
-    else if (ip) out.what = `${protocolName(ip.protocol)} (not decoded)`;
+    else if (ip) out.what = `protocol ${protocol(ip.protocol)}, not decoded`;
   } catch (error) {
     if (!(error instanceof RangeError)) throw error;
-    const whole = cut ? "capture" : "packet";
+    const whole = cut ? "capture" : "packet"; // cut short, or malformed
     const where = `the ${whole} ends inside the ${out.inside}`;
     out.tags.add(cut ? "cut" : "malformed");
     out.what ||= `(${where})`;
@@ -272,36 +268,33 @@ function decode(packet: Packet, number: number, flows: Map<string, Direction>) {
 // what follows (an EtherType: 0x0800 IPv4, 0x86dd IPv6) and where it starts.
 function etherName(type: number): string {
   // deno-fmt-ignore
-  return { 0x0800: "IPv4", 0x86dd: "IPv6", 0x0806: "ARP", 0x8100: "VLAN" }[
-    type] ?? "?";
+  const names: Record<number, string> = { 0x0800: "IPv4", 0x86dd: "IPv6",
+    0x0806: "ARP", 0x8100: "VLAN" };
+  return names[type] ?? "?";
 }
 /** A MAC address: its bytes in hex, joined by colons (f2:bf:cb:9e:70:ec). */
 function mac(view: DataView, at: number, length = 6) {
-  const bytes = [...slice(view, at, at + length)];
+  const bytes = Array.from({ length }, (_, i) => view.getUint8(at + i));
   return bytes.map((byte) => byte.toString(16).padStart(2, "0")).join(":");
 }
 
 function linkLayer(link: number, view: DataView, out: Decoded): number[] {
   if (link === 1) { // Ethernet: destination, source, type
+    [out.to, out.from] = [mac(view, 0), mac(view, 6)];
+    const rows: Row[] = [
+      ["Destination MAC", out.to, "the next computer on this cable"],
+      ["Source MAC", out.from, "the computer that put it on this cable"],
+    ];
     let at = 12; // 802.1Q VLAN tags (4 bytes each) come before the type
-    while ([0x8100, 0x88a8].includes(view.getUint16(at)) && at < 44) at += 4;
-    const type = view.getUint16(at), tags = (at - 12) / 4;
-    if (type !== 0x0800 && type !== 0x86dd) {
-      [out.to, out.from] = [mac(view, 0), mac(view, 6)];
+    while ([0x8100, 0x88a8].includes(view.getUint16(at)) && at < 44) {
+      const tci = view.getUint16(at + 2); // priority (3 bits), 1 bit, VLAN id
+      const vlan = `${tci & 0xfff}, priority ${tci >> 13}`;
+      rows.push(["VLAN tag", vlan, "which virtual network it is on"]);
+      at += 4;
     }
-    out.layers.push([`Ethernet (${at + 2} bytes)`, () => [
-      ["Destination MAC", mac(view, 0), "the next computer on this cable"],
-      ["Source MAC", mac(view, 6), "the computer that put it on this cable"],
-      ...Array.from({ length: tags }, (_, i): Row => {
-        const tci = view.getUint16(14 + 4 * i); // priority (3 bits), 1 bit, id
-        return [
-          "VLAN tag",
-          `${tci & 0xfff}, priority ${tci >> 13}`,
-          "which virtual network it is on",
-        ];
-      }),
-      ["Type", `${hex(type)} (${etherName(type)})`, "what follows"],
-    ]]);
+    const type = view.getUint16(at), name = etherName(type);
+    rows.push(["Type", `${hex(type)} (${name})`, "what follows"]);
+    out.layers.push([`Ethernet (${at + 2} bytes)`, () => rows]);
     return [type, at + 2];
   }
   if (link === 113 || link === 276) { // Linux cooked: `tcpdump -i any`
@@ -309,7 +302,7 @@ function linkLayer(link: number, view: DataView, out: Decoded): number[] {
     const kind = v2 ? view.getUint8(10) : view.getUint16(0);
     const length = Math.min(8, v2 ? view.getUint8(11) : view.getUint16(4));
     const type = view.getUint16(v2 ? 0 : 14), name = etherName(type);
-    const kinds = ["to us", "broadcast", "multicast", "to another", "by us"];
+    const kinds = ["to us", "broadcast", "multicast", "to others", "by us"];
     out.from = mac(view, v2 ? 12 : 6, length);
     const rows: Row[] = [
       ["Packet type", `${kind} (${kinds[kind] ?? "?"})`, "which way it went"],
@@ -318,10 +311,8 @@ function linkLayer(link: number, view: DataView, out: Decoded): number[] {
       ["Type", `${hex(type)} (${name})`, "what follows"],
     ];
     if (!v2) rows.splice(1, 1); // v1 has no interface index
-    out.layers.push([
-      `Linux cooked v${v2 ? 2 : 1} (${size} bytes)`,
-      () => rows,
-    ]);
+    const title = `Linux cooked v${v2 ? 2 : 1} (${size} bytes)`;
+    out.layers.push([title, () => rows]);
     return [type, size];
   }
   if (link === 0 || link === 108) { // BSD loopback: 4 bytes, the family, in
@@ -342,15 +333,18 @@ function linkLayer(link: number, view: DataView, out: Decoded): number[] {
 // -------------------------------------------------------------------- IP
 // What TCP and UDP need from IP: the protocol; `data`, the bytes captured
 // from their header on (fewer than IP carries if the capture cut them, more
-// if Ethernet padded a short frame); `length`, how many IP says it carries;
-// the sum of the pseudo-header (the addresses and the protocol: TCP's and
-// UDP's checksums cover these too); whether it is the first fragment of a
-// bigger datagram; and, if the checksum cannot be checked, why.
+// if Ethernet padded a short frame); `length`, how many IP carries; the sum
+// of the pseudo-header (the addresses and the protocol: TCP's and UDP's
+// checksums cover these too); whether it is the first fragment of a bigger
+// datagram; and, if the checksum cannot be checked, why.
 // deno-fmt-ignore
 type Ip = { v6: boolean; protocol: number; data: DataView; length: number;
   pseudo: number; fragment: boolean; unchecked: string };
-function protocolName(n: number): string {
-  return { 1: "ICMP", 6: "TCP", 17: "UDP", 58: "ICMPv6" }[n] ?? "?";
+function protocol(n: number) {
+  // deno-fmt-ignore
+  const names: Record<number, string> = { 1: "ICMP", 6: "TCP", 17: "UDP",
+    58: "ICMPv6" };
+  return `${n} (${names[n] ?? "?"})`;
 }
 
 /** The 16-bit words from `start` to `end` added up (the Internet checksum). */
@@ -366,7 +360,7 @@ function fold(total: number): number {
   while (total > 0xffff) total = (total & 0xffff) + Math.floor(total / 65536);
   return total;
 }
-/** A length that says more than the bytes around it: called out. */
+/** A length that does not fit the bytes around it: said, not believed. */
 function wrong(out: Decoded, text: string) {
   out.tags.add("malformed");
   return `WRONG: ${text}`;
@@ -401,7 +395,7 @@ function ipv4(h: DataView, wire: number, out: Decoded): Ip | null {
     ["Flags", names.trim() || "none", "DF: don't fragment; MF: more follow"],
     ["Fragment offset", offset, "where this piece goes, in bytes"],
     ["Time to live", ttl, "each router takes 1 off; at 0 it is dropped"],
-    ["Protocol", `${next} (${protocolName(next)})`, "6 = TCP, 17 = UDP"],
+    ["Protocol", protocol(next), "what it carries: 6 = TCP, 17 = UDP"],
     ["Header checksum", hex(stored), verdict],
     ["Source", from, "the sending computer"],
     ["Destination", to, "the receiving computer"],
@@ -442,7 +436,7 @@ function ipv6(h: DataView, wire: number, out: Decoded): Ip | null {
     ["Traffic class", hex(first >> 20 & 0xff, 2), "priority; congestion marks"],
     ["Flow label", hex(first & 0xfffff, 5), "marks the packets of one flow"],
     ["Payload length", `${payload} bytes`, meaning],
-    ["Next header", `${next} (${protocolName(next)})`, "extension, TCP, UDP"],
+    ["Next header", protocol(next), "an extension header, or TCP, UDP"],
     ["Hop limit", h.getUint8(7), "each router takes 1 off; at 0 it is dropped"],
     ["Source", out.from.slice(1, -1), "the sending computer"],
     ["Destination", out.to.slice(1, -1), "the receiving computer"],
@@ -517,9 +511,8 @@ function preview(data: Uint8Array, most: number): string {
 
 // Each direction of a connection ("A:port>B:port"): its first sequence
 // number, to show numbers from 0 as Wireshark does; the number of the next
-// byte not sent yet; and its window scale (-1: none). A few numbers for each
-// direction, none for each packet; and only the 65,536 directions used last
-// are kept, however many connections the capture holds.
+// byte not sent yet; its window scale (-1: none); and the last packet that
+// used it. A few numbers for each direction, none for each packet.
 type Direction = { base: number; next: number; scale: number; used: number };
 
 // TCP (Figure 12.1; the book's text sends you to Figure 12.2, which is
@@ -556,9 +549,12 @@ function tcp(ip: Ip, flows: Map<string, Direction>, out: Decoded) {
     theirs = { base: (ack - 1) >>> 0, next: 0, scale: -1, used: 0 };
     flows.set(back, theirs);
   }
-  mine.used = out.number; // too many directions: those unused longest go
+  // Past 65,536 directions, those unused for the last 16,384 packets are
+  // forgotten (half of them at least): memory stays the same, however many
+  // connections the capture holds.
+  mine.used = out.number;
   if (theirs) theirs.used = out.number;
-  if (flows.size > 65536) { // (at least half of them: few packets sweep)
+  if (flows.size > 65536) {
     for (const [k, d] of flows) {
       if (d.used < out.number - 16384) flows.delete(k);
     }
@@ -570,9 +566,8 @@ function tcp(ip: Ip, flows: Map<string, Direction>, out: Decoded) {
   // Bytes numbered below the next new one were sent before: sent again.
   if ((length || syn || fin) && relSeq < mine.next) out.tags.add("sent again");
   mine.next = Math.max(mine.next, relSeq + length + syn + fin);
-  const options = fits && size > 20
-    ? tcpOptions(t, size, theirs?.base ?? 0)
-    : [];
+  const base = theirs?.base ?? 0; // SACK numbers the other side's bytes
+  const options = fits && size > 20 ? tcpOptions(t, size, base) : [];
   // Window scale: a SYN may say "multiply my Window by 2^n from now on".
   // That counts once both SYNs said it, and never for a SYN itself. A shift
   // over 14 counts as 14 (RFC 7323, section 2.3).
@@ -590,8 +585,8 @@ function tcp(ip: Ip, flows: Map<string, Direction>, out: Decoded) {
   let ackText = () => `${relAck} (relative), ${ack} (absolute)`;
   if (relAck < 0) ackText = () => `${ack} (unused: ACK off)`;
   // A first fragment holds the first bytes of the segment, not all of them.
-  const count = fits ? length : "?",
-    part = ip.fragment ? " in this fragment" : "";
+  const part = ip.fragment ? " in this fragment" : "";
+  const count = fits ? length : "?";
   const text = () => (fits ? preview(data, 40) : "not found") + part;
   const bits = () => FLAGS.map((name, i) => `${name} ${on[i]}`).join(" ");
   const rows = (): Row[] => [
@@ -646,8 +641,7 @@ function tcp(ip: Ip, flows: Map<string, Direction>, out: Decoded) {
 function tcpOptions(t: DataView, end: number, base: number): Row[] {
   // Those shown here, with their length (SACK's: 2 + 8 for each block) and
   // what they are for:
-  // deno-fmt-ignore
-  const OPTIONS: Record<number, [name: string, size: number, meaning: string]> = {
+  const OPTIONS: Record<number, [string, number, string]> = {
     0: ["End of options", 1, "what follows is padding"],
     1: ["NOP", 1, "no-operation: lines the next option up"],
     2: ["MSS", 4, "maximum segment size: the most data I take in one"],
@@ -669,7 +663,7 @@ function tcpOptions(t: DataView, end: number, base: number): Row[] {
       const edge = (i: number) => (o.getUint32(i) - base) >>> 0;
       let value = "";
       if (kind === 2) value = `${o.getUint16(2)} bytes`;
-      const shift = kind === 3 ? o.getUint8(2) : 0; // at most 14 counts
+      const shift = kind === 3 ? o.getUint8(2) : 0; // 14 at most counts
       if (kind === 3) value = `${shift} (× ${2 ** Math.min(shift, 14)})`;
       if (shift > 14) value += ": over 14, counts as 14 (RFC 7323, 2.3)";
       for (let i = 2; kind === 5 && i < size; i += 8) {
@@ -704,8 +698,8 @@ function udp(ip: Ip, out: Decoded) {
     bytes = here = Math.max(0, ip.length - 8); // the data IP carries
   }
   const data = slice(u, 8, 8 + here), text = preview(data, 40);
-  const shown = here < bytes ? `${here} of ${bytes} bytes` : `${here} bytes`;
   const part = here < bytes ? " in this fragment" : "";
+  const shown = part ? `${here} of ${bytes} bytes` : `${here} bytes`;
   const rows = (): Row[] => [
     ["Source port", src, "the sending program"],
     ["Destination port", dst, "the receiving program"],
@@ -721,7 +715,7 @@ function udp(ip: Ip, out: Decoded) {
     [[16, "Source Port", src], [16, "Destination Port", dst]],
     [[16, "Length", `${length} bytes`],
       [16, "Checksum", hex(stored), verdict.split(":")[0]]],
-    [[32, "Data", `${shown} ${text}`]],
+    [[32, "Data", `${shown} ${text}${part}`]],
   ], verdict);
   out.what = `UDP len=${bytes}${part && `, ${here}${part}`}`;
   if (here) out.what += ` ${preview(data, 20)}`;
@@ -755,29 +749,30 @@ function center(text: string, width: number): string {
 // ----------------------------------------------------------------- views
 /** What a tag of the conversation means. */
 function explain(tag: string): string {
-  return {
+  const meanings: Record<string, string> = {
     "cut": "the capture kept the first bytes (its snap length), not all data",
     "sent again": "a retransmission: this copy replaces one that was lost",
-    "checksum unfinished":
-      "checksum offload: left to the card (on lo, to none)",
+    "checksum unfinished": "checksum offload: left to a card (lo has none)",
     "checksum WRONG": "damaged on the way: its receiver drops it",
     "malformed": "a length in it contradicts its bytes (--packet N: which)",
-  }[tag]!;
+  };
+  return meanings[tag];
 }
 
-/** Every field of one packet, and what it is for. */
+/** Every field of one packet, and what it is for, in one write. */
 function showDetails(p: Decoded, when: string) {
   const { length, data } = p.packet;
   const kept = data.length < length ? `only ${data.length}` : "all";
-  const size = `${length} bytes, ${kept} captured`;
-  print(`Packet ${p.number}: ${size}, at ${when} s`);
+  const head = `Packet ${p.number}: ${length} bytes, ${kept} captured`;
+  const lines = [`${head}, at ${when} s`];
   for (const [title, rows] of p.layers) {
-    print(`  ${title}`);
+    lines.push(`  ${title}`);
     for (const [name, value, meaning] of rows()) {
       const shown = `${String(value).padEnd(22)}  ${meaning}`;
-      print(`    ${name.padEnd(23)}${shown}`.trimEnd());
+      lines.push(`    ${name.padEnd(23)}${shown}`.trimEnd());
     }
   }
+  console.log(lines.join("\n"));
 }
 
 // ---- The command line, errors and printing safely: as in every lesson ----
@@ -803,7 +798,7 @@ function commandLine() {
   const greeting = new URL("captures/greeting.pcap", import.meta.url);
   const files = flags._.map((path): [string | URL, string] => [`${path}`, ""]);
   if (!files.length) files.push([greeting, "chapters/captures/greeting.pcap"]);
-  for (const file of files) file[1] ||= safe(`${file[0]}`); // the names shown
+  for (const file of files) file[1] ||= safe(`${file[0]}`); // names shown
   const only = packet === "all" ? 0 : Number(packet ?? 0); // 0: all of them
   return { files, only, details: packet !== undefined, figure: flags.figure };
 }
@@ -820,28 +815,10 @@ function cannotRead(error: unknown, name: string): never {
   exit(1, `Deno was not allowed to read ${name} (to allow it: ${allow})`);
 }
 
-/** Prints a line: many lines go out in one write, far faster than one each. */
-function print(line: string) {
-  printed += line + "\n";
-  if (printed.length > 8192) flush();
-}
-function flush() {
-  const bytes = new TextEncoder().encode(printed);
-  printed = "";
-  try {
-    for (let done = 0; done < bytes.length;) {
-      done += Deno.stdout.writeSync(bytes.subarray(done));
-    }
-  } catch (error) { // the reader has gone (`| head`): nothing more to do
-    if (error instanceof Deno.errors.BrokenPipe) Deno.exit(0);
-    throw error;
-  }
-}
 /** Ends the program: with the help (code 0), or with one line on stderr. */
 function exit(code: number, message: string): never {
-  flush(); // what was decoded before the error
   if (code === 0) console.log(message);
-  else console.error(`error: ${safe(message)}`);
+  else console.error(`error: ${safe(message)}`); // a path may hold anything
   Deno.exit(code);
 }
 function usage(text: string): never {
