@@ -236,8 +236,9 @@ function slice(view: DataView, start: number, end: number) {
 function decode(packet: Packet, number: number, flows: Map<string, Direction>) {
   const view = dataView(packet.data), cut = view.byteLength < packet.length;
   // deno-fmt-ignore
-  const out: Decoded = { number, packet, inside: "link-layer header",
-    from: "?", to: "?", what: "", layers: [], tags: new Set(cut ? ["cut"] : []) };
+  const out: Decoded = { number, packet, from: "?", to: "?", what: "",
+    layers: [], tags: new Set(), inside: "link-layer header" };
+  if (cut) out.tags.add("cut");
   // A capture cut short by its snap length may end inside a header: then
   // DataView refuses to read past the end (a RangeError), and we keep what
   // was decoded and say where the bytes ran out. A packet that was whole and
@@ -796,9 +797,9 @@ function commandLine() {
   }
   // With no FILE: the greeting capture beside this lesson, wherever it runs.
   const greeting = new URL("captures/greeting.pcap", import.meta.url);
-  const files = flags._.map((path): [string | URL, string] => [`${path}`, ""]);
+  const files: [path: string | URL, name: string][] = []; // names shown
+  for (const path of flags._) files.push([`${path}`, safe(`${path}`)]);
   if (!files.length) files.push([greeting, "chapters/captures/greeting.pcap"]);
-  for (const file of files) file[1] ||= safe(`${file[0]}`); // names shown
   const only = packet === "all" ? 0 : Number(packet ?? 0); // 0: all of them
   return { files, only, details: packet !== undefined, figure: flags.figure };
 }
