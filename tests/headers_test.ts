@@ -1,5 +1,5 @@
 // Section 12.2, Figures 12.1 and 12.2: `deno task headers` decodes packet
-// captures. Three kinds of check, none needing root or tshark:
+// captures. Four kinds of check, none needing root or tshark:
 //
 // 1. The committed captures (chapters/captures/) against tshark's decode of
 //    them, field by field. tshark's values are stored in
@@ -16,8 +16,13 @@
 // 3. Small captures made here, byte by byte, for what the committed ones do
 //    not hold: both pcap byte orders, nanosecond timestamps, pcapng in both
 //    byte orders with if_tsresol, every link type, IPv6 with extension
-//    headers, damaged checksums, a snap length that cuts packets, and bad
-//    input (truncated, not a capture, unknown link type, usage errors).
+//    headers, damaged checksums, a snap length that cuts packets, lengths
+//    that contradict the bytes around them (checked against tshark when it
+//    is here), and bad input (truncated, not a capture, unknown link type,
+//    unsafe file names, usage errors).
+// 4. A big capture made here (64 MiB of small packets, not committed: see
+//    fixtures/headers/big_capture.ts): decoded whole in under 150 MB; and
+//    captures read as they come, through "-", stopping after --packet N.
 
 import {
   assert,
@@ -1299,7 +1304,7 @@ const WRONG: {
     row: ["TCP.Data", "1460 bytes", `"${"A".repeat(40)}"… in this fragment`],
     tshark: [["tcp.hdr_len", "tcp.len"], ["20", ""]],
   },
-]; // deno-fmt-ignore
+];
 /** A frame of a made capture: all of it captured. */
 function frame(data: Uint8Array): Frame {
   return { time: 1_700_000_000_000_000_000n, data, length: data.length };
