@@ -10,11 +10,11 @@
  * is in RFC 9293, section 3.1 (the book's RFC 3168, section 6.1, is ECN).
  *
  *   $ deno task headers chapters/captures/greeting.pcap
- *   chapters/captures/greeting.pcap: pcap (microseconds), Ethernet, 8 packets
+ *   chapters/captures/greeting.pcap: pcap (microseconds), Ethernet
  *      1  0.000000  10.77.0.2:46676 → 10.77.0.1:10001  [SYN] seq=0 len=0
- *      2  0.000072  10.77.0.1:10001 → 10.77.0.2:46676  [SYN, ACK] seq=0 ack=1 len=0
+ *      2  0.000072  10.77.0.1:10001 → 10.77.0.2:46676  [SYN, ACK] seq=0 a…
  *      3  0.000089  10.77.0.2:46676 → 10.77.0.1:10001  [ACK] seq=1 ack=1 len=0
- *      4  0.007420  10.77.0.1:10001 → 10.77.0.2:46676  [PSH, ACK] seq=1 ack=1 len=18 "0. Hi new friend!\u{a}"
+ *      4  0.007420  10.77.0.1:10001 → 10.77.0.2:46676  [PSH, ACK] seq=1 a…
  *
  * --packet 4 shows every field of packet 4 and what it means; --figure
  * draws Figures 12.1 and 12.2 with the packet's values in the boxes. Also
@@ -25,187 +25,241 @@
  */
 import { parseArgs } from "@std/cli/parse-args";
 
-const HELP = `Usage: deno task headers [FILE...] [--packet N|all] [--figure]
-  FILE        a capture, pcap or pcapng (default: the greeting, captured in
-              chapters/captures/greeting.pcap beside this lesson)
-  --packet N  every field of packet N and what it means (all: every packet)
-  --figure    Figures 12.1 and 12.2 filled in with the first TCP and the
-              first UDP packet (with --packet N: with packet N)`;
+const { files, only, details, figure } = commandLine(); // see the end
 
-/** Ends the program: with the help (code 0), or with one line on stderr. */
-function exit(code: number, message: string): never {
-  if (code === 0) console.log(message);
-  else console.error(`error: ${message}`);
-  Deno.exit(code);
+for (const [path, name] of files) {
+  // Deno.open only opens the file: its bytes are read 1 MiB at a time, as
+  // its packets are shown, so a capture of any size takes little memory.
+  // "-" is the standard input, shown as it comes (`tcpdump -U -w - | ...`).
+  const file = path === "-"
+    ? Deno.stdin
+    : await Deno.open(path).catch((error) => cannotRead(error, name));
+  const capture = await openCapture(pieces(file, name), name);
+  const flows = new Map<string, Direction>(); // TCP's numbers: see tcp()
+  const seen = new Set<string>(); // the tags explained, the figures drawn
+  let count = 0, width = 0, first: bigint | null = null;
+  while (only === 0 || count < only) { // --packet N: nothing after N
+    const packet = await capture.next(); // null at the end of the file
+    if (count === 0) console.log(`${name}: ${capture.about.join(", ")}`);
+    if (packet === null) break;
+    count++;
+    const p = decode(packet, count, flows);
+    first ??= packet.time;
+    if (count < only) continue; // decoded for its sequence numbers only
+    // Seconds since the first packet, with as many decimals as the clock.
+    let when = "?".padStart(capture.digits + 2); // the file has no time
+    const seconds = Number((packet.time ?? 0n) - (first ?? 0n)) / 1e9;
+    if (packet.time !== null) when = seconds.toFixed(capture.digits);
+    const kind = p.figure?.slice(0, 11); // "Figure 12.1" or "Figure 12.2"
+    const neither = `Packet ${count} is neither TCP nor UDP.`;
+    if (figure && details) console.log(p.figure ?? neither);
+    else if (figure && kind && !seen.has(kind)) console.log(p.figure);
+    else if (details) showDetails(p, when);
+    else if (!figure) { // the conversation, one line per packet
+      width = Math.max(width, p.from.length);
+      const who = `${p.from.padStart(width)} → ${p.to.padEnd(width)}`;
+      const tags = [...p.tags].map((tag) => ` [${tag}]`).join("");
+      const number = String(count).padStart(4);
+      console.log(`${number}  ${when}  ${who}  ${p.what}${tags}`);
+      for (const tag of p.tags) { // explained below the first that has it
+        if (!seen.has(tag)) console.log(`  [${tag}]: ${explain(tag)}`);
+        seen.add(tag);
+      }
+    }
+    if (kind) seen.add(kind);
+    if (figure && !details && seen.size === 2) break; // one TCP, one UDP
+  }
+  const none = `${name} has no packet ${only}: it holds ${count}.`;
+  if (count < only) exit(1, none);
+  if (file !== Deno.stdin) file.close();
 }
-const usage = (text: string) => exit(2, `${text} (run with --help for usage)`);
-
-if (Deno.args.includes("--help")) exit(0, HELP);
-const flags = parseArgs(Deno.args, {
-  string: ["packet", "_"], // "_": file names stay text, even "1"
-  boolean: ["figure"],
-  unknown: (arg: string) =>
-    /^-./.test(arg) ? usage(`unknown argument ${JSON.stringify(arg)}`) : true,
-});
-if (flags.packet !== undefined && !/^([1-9]\d{0,8}|all)$/.test(flags.packet)) {
-  usage("--packet must be a packet number (1, 2, ...) or all");
-}
-const only = flags.packet === "all" ? 0 : Number(flags.packet ?? 0);
-
-// Text from a capture (file names, data) may hold control characters: show
-// each one as \u{HEX}, never obey it.
-const unsafe = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu;
-const safe = (text: string) =>
-  text.replace(unsafe, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`);
-const hex = (n: number, w = 4) => "0x" + n.toString(16).padStart(w, "0");
 
 // ----------------------------------------------------------- the capture
 // A capture file is a header, then one record per packet: when it was seen,
 // how long it was on the wire, and its bytes, or only the first ones if
-// the capture was told to keep fewer (its "snap length").
-interface Packet {
-  time: bigint | null; // nanoseconds since 1970 (null: the file does not say)
-  link: number; // the link type: which header comes first (1 = Ethernet)
-  data: Uint8Array; // the bytes captured
-  length: number; // the bytes it had on the wire
-}
+// the capture was told to keep fewer (its "snap length"). A packet: its
+// time in nanoseconds since 1970 (null: the file does not say), its link
+// type (which header comes first: 1 = Ethernet), the bytes captured, and
+// how many it had on the wire.
 // deno-fmt-ignore
-const LINKS: Record<number, string> = {
-  0: "BSD loopback", 1: "Ethernet", 12: "raw IP", 101: "raw IP",
-  108: "BSD loopback", 113: "Linux cooked v1", 228: "raw IPv4",
-  229: "raw IPv6", 276: "Linux cooked v2",
-};
-const truncated = (name: string, whole: number): never =>
-  exit(1, `${name} ends in the middle of packet ${whole + 1} (truncated).`);
+type Packet = { time: bigint | null; link: number; data: Uint8Array;
+  length: number };
+type Take = (n: number, peek?: boolean) => Promise<Uint8Array | null>;
 
-function readCapture(bytes: Uint8Array, name: string) {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
-  const magic = bytes.length >= 24 ? view.getUint32(0) : 0;
-  if (magic === 0x0a0d0d0a) return readPcapng(bytes, view, name);
+/**
+ * The file in pieces, read 1 MiB at a time: `take(n)` gives its next n
+ * bytes, or null where the file ends (`take(n, true)` the same, but does
+ * not move past them). Each is a view of one buffer, good until the next.
+ */
+function pieces(file: Deno.FsFile | typeof Deno.stdin, name: string): Take {
+  let buffer = new Uint8Array(1 << 20), start = 0, end = 0;
+  return async (n: number, peek = false) => {
+    if (end - start < n) { // move the bytes left to the front, read more
+      const left = buffer.subarray(start, end);
+      if (n > buffer.length) buffer = new Uint8Array(n);
+      buffer.set(left);
+      [start, end] = [0, left.length];
+      while (end < n) {
+        const read = await file.read(buffer.subarray(end))
+          .catch((error) => cannotRead(error, name));
+        if (read === null) break;
+        end += read;
+      }
+    }
+    if (end === start) return null; // the end of the file, between packets
+    const cut = `${name} ends in the middle of a packet (it was cut short).`;
+    if (end - start < n) exit(1, cut);
+    start += peek ? 0 : n;
+    return buffer.subarray(start - (peek ? 0 : n), start + (peek ? n : 0));
+  };
+}
+function dataView(bytes: Uint8Array) {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+}
+/** The link type's name (an unknown one ends the program). */
+function linkName(link: number, name: string): string {
+  // deno-fmt-ignore
+  return { 0: "BSD loopback", 1: "Ethernet", 12: "raw IP", 101: "raw IP",
+    108: "BSD loopback", 113: "Linux cooked v1", 228: "raw IPv4",
+    229: "raw IPv6", 276: "Linux cooked v2" }[link] ??
+    exit(1, `${name} has packets of link type ${link}, unknown here.`);
+}
+
+/** The capture's format and link types, its clock, and its next packet. */
+async function openCapture(take: Take, name: string) {
+  const head = await take(4, true);
+  const magic = head ? dataView(head).getUint32(0) : 0;
+  if (magic === 0x0a0d0d0a) return pcapng(take, name);
   if (![0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1].includes(magic)) {
     exit(1, `${name} is not a packet capture (neither pcap nor pcapng).`);
   }
   // pcap's first 4 bytes say which way round its numbers are written (a1b2
   // read backwards: little-endian, as DataView's second argument says) and
   // whether timestamps count microseconds or nanoseconds (a1b23c4d).
-  const little = (magic & 0xff) === 0xa1;
-  const u32 = (at: number) => view.getUint32(at, little);
-  const nano = (u32(0) & 0xffff) === 0x3c4d, link = u32(20) & 0xffff;
-  const packets: Packet[] = [];
-  // Each record: seconds, µs (or ns), bytes captured, bytes on the wire.
-  for (let at = 24; at < bytes.length;) {
-    const size = at + 16 <= bytes.length ? u32(at + 8) : 0;
-    if (at + 16 + size > bytes.length) truncated(name, packets.length);
-    const part = BigInt(u32(at + 4)) * (nano ? 1n : 1000n);
-    const time = BigInt(u32(at)) * 1_000_000_000n + part;
-    const data = bytes.subarray(at + 16, at + 16 + size);
-    packets.push({ time, link, data, length: u32(at + 12) });
-    at += 16 + size;
-  }
+  const view = dataView((await take(24))!), little = (magic & 0xff) === 0xa1;
+  const nano = (view.getUint32(0, little) & 0xffff) === 0x3c4d;
+  const link = view.getUint32(20, little) & 0xffff;
   const unit = nano ? "nanoseconds" : "microseconds";
-  return { format: `pcap (${unit})`, digits: nano ? 9 : 6, packets };
+  const about = [`pcap (${unit})`, linkName(link, name)];
+  // Each record: seconds, µs (or ns), bytes captured, bytes on the wire.
+  async function next(): Promise<Packet | null> {
+    const head = await take(16, true);
+    if (head === null) return null;
+    const r = dataView(head), u32 = (at: number) => r.getUint32(at, little);
+    const part = BigInt(u32(4)) * (nano ? 1n : 1000n), length = u32(12);
+    const time = BigInt(u32(0)) * 1_000_000_000n + part, size = u32(8);
+    // No link carries a packet of 16 MiB: a record that says so is broken.
+    if (size > 1 << 24) exit(1, `${name} has a broken record.`);
+    const data = (await take(16 + size))!.subarray(16);
+    return { time, link, data, length };
+  }
+  return { about, digits: nano ? 9 : 6, next };
 }
 
 // pcapng is a chain of blocks: type, length, body, length again. A Section
 // Header Block (SHB) says the byte order; an Interface Description Block
 // (IDB) gives one interface's link type and clock; each Enhanced Packet
 // Block (EPB) or Simple Packet Block (SPB) holds a packet. Others: skipped.
-function readPcapng(bytes: Uint8Array, view: DataView, name: string) {
-  let little = true, digits = 6;
-  let interfaces: { link: number; snap: number; perSecond: bigint }[] = [];
-  const packets: Packet[] = [];
-  for (let at = 0; at < bytes.length;) {
-    if (at + 12 > bytes.length) truncated(name, packets.length);
-    const u32 = (i: number) => view.getUint32(at + i, little);
-    if (u32(0) === 0x0a0d0d0a) { // an SHB: its type reads the same both ways
-      little = view.getUint32(at + 8, true) === 0x1a2b3c4d;
-      interfaces = []; // each section describes its own interfaces
-    }
-    const type = u32(0), size = u32(4);
-    const least = { 1: 20, 3: 16, 6: 32 }[type] ?? 12; // the fixed fields
-    if (size < least || size % 4) exit(1, `${name} has a broken block.`);
-    if (at + size > bytes.length) truncated(name, packets.length);
-    if (type === 1) { // IDB: link type, 2 bytes reserved, snap length, options
-      let perSecond = 1_000_000n; // microseconds, unless if_tsresol says
-      for (let o = at + 16; o + 4 <= at + size - 4;) { // code, length, value
-        // if_tsresol (code 9): 10^-r seconds, or 2^-r if its top bit is set
-        const r = view.getUint8(o + 4), power = BigInt(r & 0x7f);
-        if (view.getUint16(o, little) === 9) {
-          perSecond = r & 0x80 ? 2n ** power : 10n ** power;
-        }
-        o += 4 + Math.ceil(view.getUint16(o + 2, little) / 4) * 4;
+function pcapng(take: Take, name: string) {
+  let little = true;
+  let interfaces: { link: number; perSecond: bigint }[] = [];
+  const capture = { about: ["pcapng"], digits: 6, next };
+  async function next(): Promise<Packet | null> {
+    while (true) {
+      const head = await take(12, true);
+      if (head === null) return null;
+      const h = dataView(head);
+      if (h.getUint32(0) === 0x0a0d0d0a) { // SHB: reads the same both ways
+        little = h.getUint32(8, true) === 0x1a2b3c4d;
+        interfaces = []; // each section describes its own interfaces
       }
-      if (perSecond > 1_000_000n) digits = 9; // finer than microseconds
-      const link = view.getUint16(at + 8, little);
-      interfaces.push({ link, snap: u32(12), perSecond });
-    } else if (type === 6 || type === 3) {
-      const epb = type === 6, iface = interfaces[epb ? u32(8) : 0];
-      if (!iface) exit(1, `${name} has a packet of an unknown interface.`);
-      // EPB: interface, time (high, low 32 bits), captured, length, bytes.
-      // SPB: length, bytes (as many as the snap length keeps); no time.
-      const length = u32(epb ? 24 : 8), start = at + (epb ? 28 : 12);
-      const captured = epb ? u32(20) : Math.min(length, iface.snap || length);
-      const units = BigInt(u32(12)) << 32n | BigInt(u32(16));
-      const time = epb ? units * 1_000_000_000n / iface.perSecond : null;
-      const end = Math.min(start + captured, at + size - 4); // not past it
-      const link = iface.link, data = bytes.subarray(start, end);
-      packets.push({ time, link, data, length });
+      const type = h.getUint32(0, little), size = h.getUint32(4, little);
+      const least = { 1: 20, 3: 16, 6: 32 }[type] ?? 12; // the fixed fields
+      const broken = size < least || size % 4 || size > 1 << 24;
+      if (broken) exit(1, `${name} has a broken block.`);
+      const block = (await take(size))!, view = dataView(block);
+      const u32 = (i: number) => view.getUint32(i, little);
+      if (type === 1) { // IDB: link type, reserved, snap length, options
+        let perSecond = 1_000_000n; // microseconds, unless if_tsresol says
+        for (let o = 16; o + 4 <= size - 4;) { // code, length, value
+          // if_tsresol (code 9): 10^-r seconds, or 2^-r if its top bit is set
+          const r = view.getUint8(o + 4), power = BigInt(r & 0x7f);
+          if (view.getUint16(o, little) === 9) {
+            perSecond = r & 0x80 ? 2n ** power : 10n ** power;
+          }
+          o += 4 + Math.ceil(view.getUint16(o + 2, little) / 4) * 4;
+        }
+        if (perSecond > 1_000_000n) capture.digits = 9; // finer than µs
+        const link = view.getUint16(8, little), kind = linkName(link, name);
+        interfaces.push({ link, perSecond });
+        if (!capture.about.includes(kind)) capture.about.push(kind);
+      } else if (type === 6 || type === 3) {
+        const epb = type === 6, iface = interfaces[epb ? u32(8) : 0];
+        if (!iface) exit(1, `${name} has a packet of an unknown interface.`);
+        // EPB: interface, time (high, low 32 bits), captured, length, bytes.
+        // SPB: length, bytes (as many as the snap length kept); no time.
+        const length = u32(epb ? 24 : 8), start = epb ? 28 : 12;
+        const units = BigInt(u32(12)) << 32n | BigInt(u32(16));
+        const time = epb ? units * 1_000_000_000n / iface.perSecond : null;
+        const end = Math.min(start + (epb ? u32(20) : length), size - 4);
+        const data = block.subarray(start, end); // not past the block
+        return { time, link: iface.link, data, length };
+      }
     }
-    at += size;
   }
-  return { format: "pcapng", digits, packets };
+  return capture;
 }
 
 // -------------------------------------------------------------- decoding
 // Each header becomes a layer: a title and its rows, one per field: the
-// field's name, its value, and what it is for.
+// field's name, its value, and what it is for (made only if they are shown).
+// A packet decoded: its number, who sent it to whom (addresses, then
+// ports), the rest of its line in the conversation, its tags ("cut",
+// "sent again"...), its layers, Figure 12.1 or 12.2 with its values (with
+// --figure), and the header being read (to say where the bytes ran out).
 type Row = [name: string, value: string | number, meaning: string];
-interface Decoded {
-  number: number;
-  packet: Packet;
-  when: string; // seconds since the first packet
-  from: string; // who sent it (an address, then a port)
-  to: string;
-  what: string; // the rest of its line in the conversation view
-  tags: Set<string>; // "cut", "sent again", "checksum unfinished"...
-  layers: [title: string, rows: Row[]][];
-  figure?: string; // Figure 12.1 or 12.2, drawn with this packet's values
-  inside: string; // the header being read, to say where a capture was cut
-}
+// deno-fmt-ignore
+interface Decoded { number: number; packet: Packet; from: string; to: string;
+  what: string; tags: Set<string>; layers: [string, () => Row[]][];
+  figure?: string; inside: string }
 /** The bytes of `view` after its first `at`: the next header starts at 0. */
-const after = (view: DataView, at: number) =>
-  new DataView(view.buffer, view.byteOffset + at, view.byteLength - at);
+function after(view: DataView, at: number) {
+  return new DataView(view.buffer, view.byteOffset + at, view.byteLength - at);
+}
 /** The bytes from `start` to `end`, or those of them that were captured. */
-const slice = (view: DataView, start: number, end: number) =>
-  new Uint8Array(view.buffer, view.byteOffset, view.byteLength)
+function slice(view: DataView, start: number, end: number) {
+  return new Uint8Array(view.buffer, view.byteOffset, view.byteLength)
     .subarray(start, Math.max(start, end));
+}
 
 /** Decodes one packet, its headers in the order they come. */
-function decode(packet: Packet, number: number, when: string): Decoded {
-  const { buffer, byteOffset, length } = packet.data;
-  const view = new DataView(buffer, byteOffset, length);
+function decode(packet: Packet, number: number, flows: Map<string, Direction>) {
+  const view = dataView(packet.data), cut = view.byteLength < packet.length;
   // deno-fmt-ignore
-  const out: Decoded = { number, packet, when, from: "?", to: "?", what: "",
-    tags: new Set(), layers: [], inside: "link-layer header" };
-  if (length < packet.length) out.tags.add("cut");
+  const out: Decoded = { number, packet, from: "?", to: "?", what: "",
+    layers: [], tags: new Set(), inside: "link-layer header" };
+  if (cut) out.tags.add("cut");
   // A capture cut short by its snap length may end inside a header: then
   // DataView refuses to read past the end (a RangeError), and we keep what
-  // was decoded and say where the bytes ran out.
+  // was decoded and say where the bytes ran out. A packet that was whole and
+  // still ends inside a header is malformed: it is shorter than its headers.
   try {
     const [type, at] = linkLayer(packet.link, view, out);
+    const wire = packet.length - at; // the bytes IP had on the wire
     let ip = null;
-    if (type === 0x0800) ip = ipv4(after(view, at), out);
-    else if (type === 0x86dd) ip = ipv6(after(view, at), out);
-    else out.what = `${ETHERTYPES[type] ?? "not IP"} (not decoded here)`;
-    if (ip?.protocol === 6) tcp(ip, out);
+    if (type === 0x0800) ip = ipv4(after(view, at), wire, out);
+    else if (type === 0x86dd) ip = ipv6(after(view, at), wire, out);
+    else out.what = `${etherName(type)} (not decoded here)`;
+    if (ip?.protocol === 6) tcp(ip, flows, out);
     else if (ip?.protocol === 17) udp(ip, out);
-    else if (ip) out.what = `${PROTOCOLS[ip.protocol] ?? "?"} (not decoded)`;
+    else if (ip) out.what = `protocol ${protocol(ip.protocol)}, not decoded`;
   } catch (error) {
     if (!(error instanceof RangeError)) throw error;
-    const where = `the capture ends inside the ${out.inside}`;
-    out.tags.add("cut");
+    const whole = cut ? "capture" : "packet"; // cut short, or malformed
+    const where = `the ${whole} ends inside the ${out.inside}`;
+    out.tags.add(cut ? "cut" : "malformed");
     out.what ||= `(${where})`;
-    out.layers.push([`And ${where}.`, []]);
+    out.layers.push([`And ${where}.`, () => []]);
   }
   return out;
 }
@@ -213,16 +267,17 @@ function decode(packet: Packet, number: number, when: string): Decoded {
 // ------------------------------------------------------------ link layer
 // What comes before IP depends on the link type. Each returns the type of
 // what follows (an EtherType: 0x0800 IPv4, 0x86dd IPv6) and where it starts.
-// deno-fmt-ignore
-const ETHERTYPES: Record<number, string> = {
-  0x0800: "IPv4", 0x86dd: "IPv6", 0x0806: "ARP", 0x8100: "VLAN",
-};
-const ethertype = (type: number) => `${hex(type)} (${ETHERTYPES[type] ?? "?"})`;
-// A MAC address: its bytes in hex, joined by colons (f2:bf:cb:9e:70:ec).
-const mac = (view: DataView, at: number, length = 6) =>
-  Array.from({ length }, (_, i) => hex(view.getUint8(at + i), 2).slice(2))
-    .join(":");
-const KINDS = ["to us", "broadcast", "multicast", "to another host", "by us"];
+function etherName(type: number): string {
+  // deno-fmt-ignore
+  const names: Record<number, string> = { 0x0800: "IPv4", 0x86dd: "IPv6",
+    0x0806: "ARP", 0x8100: "VLAN" };
+  return names[type] ?? "?";
+}
+/** A MAC address: its bytes in hex, joined by colons (f2:bf:cb:9e:70:ec). */
+function mac(view: DataView, at: number, length = 6) {
+  const bytes = Array.from({ length }, (_, i) => view.getUint8(at + i));
+  return bytes.map((byte) => byte.toString(16).padStart(2, "0")).join(":");
+}
 
 function linkLayer(link: number, view: DataView, out: Decoded): number[] {
   if (link === 1) { // Ethernet: destination, source, type
@@ -238,24 +293,27 @@ function linkLayer(link: number, view: DataView, out: Decoded): number[] {
       rows.push(["VLAN tag", vlan, "which virtual network it is on"]);
       at += 4;
     }
-    rows.push(["Type", ethertype(view.getUint16(at)), "what follows"]);
-    out.layers.push([`Ethernet (${at + 2} bytes)`, rows]);
-    return [view.getUint16(at), at + 2];
+    const type = view.getUint16(at), name = etherName(type);
+    rows.push(["Type", `${hex(type)} (${name})`, "what follows"]);
+    out.layers.push([`Ethernet (${at + 2} bytes)`, () => rows]);
+    return [type, at + 2];
   }
   if (link === 113 || link === 276) { // Linux cooked: `tcpdump -i any`
     const v2 = link === 276, size = v2 ? 20 : 16; // v2 says the interface
     const kind = v2 ? view.getUint8(10) : view.getUint16(0);
     const length = Math.min(8, v2 ? view.getUint8(11) : view.getUint16(4));
-    const type = view.getUint16(v2 ? 0 : 14);
+    const type = view.getUint16(v2 ? 0 : 14), name = etherName(type);
+    const kinds = ["to us", "broadcast", "multicast", "to others", "by us"];
     out.from = mac(view, v2 ? 12 : 6, length);
     const rows: Row[] = [
-      ["Packet type", `${kind} (${KINDS[kind] ?? "?"})`, "which way it went"],
+      ["Packet type", `${kind} (${kinds[kind] ?? "?"})`, "which way it went"],
       ["Interface index", view.getUint32(4), "which interface it went by"],
       ["Link-layer address", out.from, "the sender's (MAC) address"],
-      ["Type", ethertype(type), "what follows"],
+      ["Type", `${hex(type)} (${name})`, "what follows"],
     ];
     if (!v2) rows.splice(1, 1); // v1 has no interface index
-    out.layers.push([`Linux cooked v${v2 ? 2 : 1} (${size} bytes)`, rows]);
+    const title = `Linux cooked v${v2 ? 2 : 1} (${size} bytes)`;
+    out.layers.push([title, () => rows]);
     return [type, size];
   }
   if (link === 0 || link === 108) { // BSD loopback: 4 bytes, the family, in
@@ -263,9 +321,9 @@ function linkLayer(link: number, view: DataView, out: Decoded): number[] {
     const family = view.getUint32(0, view.getUint32(0, true) <= 0xffff);
     let type = [24, 28, 30].includes(family) ? 0x86dd : 0; // IPv6
     if (family === 2) type = 0x0800; // IPv4
-    const value = `${family} (${ETHERTYPES[type] ?? "?"})`;
+    const value = `${family} (${etherName(type)})`;
     const rows: Row[] = [["Family", value, "what follows: 2 = IPv4"]];
-    out.layers.push(["BSD loopback (4 bytes)", rows]);
+    out.layers.push(["BSD loopback (4 bytes)", () => rows]);
     return [type, 4];
   }
   // Raw IP: no link header at all; IP's first 4 bits say which version.
@@ -276,17 +334,19 @@ function linkLayer(link: number, view: DataView, out: Decoded): number[] {
 // -------------------------------------------------------------------- IP
 // What TCP and UDP need from IP: the protocol; `data`, the bytes captured
 // from their header on (fewer than IP carries if the capture cut them, more
-// if Ethernet padded a short frame); `length`, how many IP says it carries;
-// the sum of the pseudo-header (the addresses and the protocol: TCP's and
-// UDP's checksums cover these too); and, if the checksum cannot be checked,
-// why.
+// if Ethernet padded a short frame); `length`, how many IP carries; the sum
+// of the pseudo-header (the addresses and the protocol: TCP's and UDP's
+// checksums cover these too); whether it is the first fragment of a bigger
+// datagram; and, if the checksum cannot be checked, why.
 // deno-fmt-ignore
 type Ip = { v6: boolean; protocol: number; data: DataView; length: number;
-  pseudo: number; unchecked: string };
-// deno-fmt-ignore
-const PROTOCOLS: Record<number, string> = { 1: "ICMP", 6: "TCP", 17: "UDP",
-  58: "ICMPv6" };
-const protocol = (n: number) => `${n} (${PROTOCOLS[n] ?? "?"})`;
+  pseudo: number; fragment: boolean; unchecked: string };
+function protocol(n: number) {
+  // deno-fmt-ignore
+  const names: Record<number, string> = { 1: "ICMP", 6: "TCP", 17: "UDP",
+    58: "ICMPv6" };
+  return `${n} (${names[n] ?? "?"})`;
+}
 
 /** The 16-bit words from `start` to `end` added up (the Internet checksum). */
 function sum(view: DataView, start: number, end: number): number {
@@ -301,15 +361,20 @@ function fold(total: number): number {
   while (total > 0xffff) total = (total & 0xffff) + Math.floor(total / 65536);
   return total;
 }
+/** A length that does not fit the bytes around it: said, not believed. */
+function wrong(out: Decoded, text: string) {
+  out.tags.add("malformed");
+  return `WRONG: ${text}`;
+}
 
-function ipv4(h: DataView, out: Decoded): Ip | null {
+function ipv4(h: DataView, wire: number, out: Decoded): Ip | null {
   out.inside = "IPv4 header";
   const size = (h.getUint8(0) & 15) * 4, tos = h.getUint8(1);
   const total = h.getUint16(2), id = h.getUint16(4), flags = h.getUint16(6);
   const ttl = h.getUint8(8), next = h.getUint8(9), stored = h.getUint16(10);
   h.getUint8(Math.max(size, 20) - 1); // the options must be there too
-  const dotted = (at: number) => slice(h, at, at + 4).join(".");
-  [out.from, out.to] = [dotted(12), dotted(16)];
+  const from = slice(h, 12, 16).join("."), to = slice(h, 16, 20).join(".");
+  [out.from, out.to] = [from, to];
   // The header's own checksum: all its words, checksum included, add up to
   // 0xffff. A damaged header adds up to something else; the receiver drops
   // it. The checksum cannot tell which bits changed, so it cannot fix them.
@@ -319,19 +384,22 @@ function ipv4(h: DataView, out: Decoded): Ip | null {
   else out.tags.add("checksum WRONG");
   const offset = (flags & 0x1fff) * 8, more = flags & 0x2000;
   const names = [flags & 0x4000 ? "DF" : "", more ? "MF" : ""].join(" ");
-  const rows: Row[] = [
+  // More bytes than the packet had on the wire: the Total length is wrong.
+  let meaning = "this header and all it carries";
+  if (total > wire) meaning = wrong(out, `the packet holds only ${wire} bytes`);
+  const rows = (): Row[] => [
     ["Version", 4, "4 or 6: IPv4 or IPv6"],
     ["Header length", `${size} bytes`, `${size / 4} words of 4 bytes`],
     ["DSCP, ECN", `${tos >> 2}, ${tos & 3}`, "priority; congestion marks"],
-    ["Total length", `${total} bytes`, "this header and all it carries"],
+    ["Total length", `${total} bytes`, meaning],
     ["Identification", hex(id), "the same in every fragment of it"],
     ["Flags", names.trim() || "none", "DF: don't fragment; MF: more follow"],
     ["Fragment offset", offset, "where this piece goes, in bytes"],
     ["Time to live", ttl, "each router takes 1 off; at 0 it is dropped"],
     ["Protocol", protocol(next), "what it carries: 6 = TCP, 17 = UDP"],
     ["Header checksum", hex(stored), verdict],
-    ["Source", out.from, "the sending computer"],
-    ["Destination", out.to, "the receiving computer"],
+    ["Source", from, "the sending computer"],
+    ["Destination", to, "the receiving computer"],
   ];
   out.layers.push([`IPv4 (${size} bytes)`, rows]);
   if (size < 20 || total < size) out.what = "IPv4 with a broken length field";
@@ -339,8 +407,10 @@ function ipv4(h: DataView, out: Decoded): Ip | null {
   if (out.what) return null; // (a fragment's TCP/UDP header is in the first)
   const unchecked = more ? "this is one fragment of a larger datagram" : "";
   const pseudo = sum(h, 12, 20) + next, data = after(h, size);
-  const length = total - size; // the bytes that IP carries
-  return { v6: false, protocol: next, data, length, pseudo, unchecked };
+  const length = Math.min(total, wire) - size; // the bytes that IP carries
+  // deno-fmt-ignore
+  return { v6: false, protocol: next, data, length, pseudo, fragment: !!more,
+    unchecked };
 }
 
 // An IPv6 address is 8 groups of 16 bits, written in hex. The URL parser
@@ -352,49 +422,59 @@ function ipv6Text(view: DataView, at: number): string {
   return new URL(`http://[${groups.map((g) => g.toString(16)).join(":")}]`)
     .hostname;
 }
-// deno-fmt-ignore
-const EXTENSIONS: Record<number, string> = { 0: "Hop-by-hop options",
-  43: "Routing", 44: "Fragment", 60: "Destination options" };
 
-function ipv6(h: DataView, out: Decoded): Ip | null {
+function ipv6(h: DataView, wire: number, out: Decoded): Ip | null {
   out.inside = "IPv6 header";
   const first = h.getUint32(0), payload = h.getUint16(4);
   let next = h.getUint8(6);
   [out.from, out.to] = [ipv6Text(h, 8), ipv6Text(h, 24)]; // [2001:db8::1]
+  // More bytes than the packet had on the wire: the Payload length is wrong.
+  const end = 40 + Math.min(payload, wire - 40); // where IPv6's bytes end
+  let meaning = "all after this 40-byte header";
+  if (end < 40 + payload) meaning = wrong(out, `only ${end - 40} bytes follow`);
   const rows: Row[] = [
     ["Version", first >>> 28, "4 or 6: IPv4 or IPv6"],
     ["Traffic class", hex(first >> 20 & 0xff, 2), "priority; congestion marks"],
     ["Flow label", hex(first & 0xfffff, 5), "marks the packets of one flow"],
-    ["Payload length", `${payload} bytes`, "all after this 40-byte header"],
+    ["Payload length", `${payload} bytes`, meaning],
     ["Next header", protocol(next), "an extension header, or TCP, UDP"],
     ["Hop limit", h.getUint8(7), "each router takes 1 off; at 0 it is dropped"],
     ["Source", out.from.slice(1, -1), "the sending computer"],
     ["Destination", out.to.slice(1, -1), "the receiving computer"],
   ];
-  out.layers.push(["IPv6 (40 bytes)", rows]);
+  out.layers.push(["IPv6 (40 bytes)", () => rows]);
   // Extension headers may sit between IPv6 and TCP/UDP: step over each.
-  let at = 40, unchecked = "";
+  // deno-fmt-ignore
+  const EXTENSIONS: Record<number, string> = { 0: "Hop-by-hop options",
+    43: "Routing", 44: "Fragment", 60: "Destination options" };
+  let at = 40, unchecked = "", fragment = false;
   for (let count = 0; next in EXTENSIONS && count < 16; count++) {
     out.inside = `IPv6 ${EXTENSIONS[next]} header`;
     const size = next === 44 ? 8 : (h.getUint8(at + 1) + 1) * 8;
-    let value = `${size} bytes`;
+    let value = `${size} bytes`, meaning = "an extension header, stepped over";
     if (next === 44) { // Fragment: offset (8-byte units) and "more" bit
       const field = h.getUint16(at + 2), offset = field & 0xfff8;
-      const more = field & 1;
-      value += `, offset ${offset}${more ? ", more follow" : ""}`;
+      fragment = (field & 1) === 1;
+      value += `, offset ${offset}${fragment ? ", more follow" : ""}`;
       if (offset) out.what = `IPv6 fragment: bytes from ${offset} on`;
-      if (offset || more) unchecked = "this is one fragment of a datagram";
+      if (offset || fragment) unchecked = "this is one fragment of a datagram";
     }
     // A routing header changes the destination that the checksum covers.
     if (next === 43) unchecked = "a routing header changes the destination";
-    rows.push([EXTENSIONS[next], value, "an extension header, stepped over"]);
+    if (at + size > end) { // longer than what is left: its length is wrong
+      meaning = wrong(out, `only ${end - at} bytes are left`);
+      out.what = "IPv6 with a broken extension header";
+    }
+    rows.push([EXTENSIONS[next], value, meaning]);
+    if (out.what) return null;
     next = h.getUint8(at);
     at += size;
   }
-  if (out.what) return null;
   const pseudo = sum(h, 8, 40) + next, data = after(h, at);
-  const length = 40 + payload - at; // what follows the extension headers
-  return { v6: true, protocol: next, data, length, pseudo, unchecked };
+  const length = end - at; // what follows the extension headers
+  // deno-fmt-ignore
+  return { v6: true, protocol: next, data, length, pseudo, fragment,
+    unchecked };
 }
 
 // ----------------------------------------------------------- TCP and UDP
@@ -432,125 +512,145 @@ function preview(data: Uint8Array, most: number): string {
 
 // Each direction of a connection ("A:port>B:port"): its first sequence
 // number, to show numbers from 0 as Wireshark does; the number of the next
-// byte not sent yet; and its window scale (-1: none). Emptied for each file.
-type Direction = { base: number; next: number; scale: number };
-const flows = new Map<string, Direction>();
+// byte not sent yet; its window scale (-1: none); and the last packet that
+// used it. A few numbers for each direction, none for each packet.
+type Direction = { base: number; next: number; scale: number; used: number };
 
 // TCP (Figure 12.1; the book's text sends you to Figure 12.2, which is
 // UDP's). The book calls TCP's pieces "packages" and "datagrams": TCP sends
 // segments, each with this header; datagrams are what UDP and IP send.
-// The flags, highest bit first, as Figure 12.1 draws them.
-const FLAGS = ["CWR", "ECE", "URG", "ACK", "PSH", "RST", "SYN", "FIN"];
-
-function tcp(ip: Ip, out: Decoded) {
+function tcp(ip: Ip, flows: Map<string, Direction>, out: Decoded) {
   out.inside = "TCP header";
   const t = ip.data, src = t.getUint16(0), dst = t.getUint16(2);
   const seq = t.getUint32(4), ack = t.getUint32(8), flag = t.getUint8(13);
   const size = (t.getUint8(12) >> 4) * 4, reserved = t.getUint8(12) & 15;
   const [window, stored, urgent] = [14, 16, 18].map((i) => t.getUint16(i));
-  t.getUint8(Math.max(size, 20) - 1); // the options must be there too
+  // The data offset (the header's size) must fit in the bytes IP carries;
+  // if it does not, neither the options nor the data can be found.
+  const fits = size >= 20 && size <= ip.length;
+  let where = "where data starts";
+  if (!fits) where = wrong(out, `the segment has ${ip.length} bytes`);
+  else t.getUint8(size - 1); // the options must be there too
   [out.from, out.to] = [`${out.from}:${src}`, `${out.to}:${dst}`];
-  if (size < 20) out.what = "TCP with a broken data offset";
-  if (size < 20) return;
   // Sequence numbers count bytes: each byte sent has a number (and a SYN
   // or a FIN counts as one). The first is chosen unpredictably (RFC 9293,
-  // 3.4.1), so like Wireshark we show them relative to it: from 0 at the SYN
-  // (from 1 if the capture began later). The book says they number packets: they number bytes. They are
-  // 32-bit numbers that wrap around after 4,294,967,295; `>>> 0` keeps each
-  // difference in that range (0 - 1 becomes 4294967295, not -1).
+  // 3.4.1), so like Wireshark we show them relative to it: from 0 at the
+  // SYN (from 1 if the capture began later). The book says they number
+  // packets: they number bytes. They are 32-bit numbers that wrap around
+  // after 4,294,967,295; `>>> 0` keeps each difference in that range
+  // (0 - 1 becomes 4294967295, not -1).
   const syn = flag >> 1 & 1, fin = flag & 1, acks = flag & 16;
   const key = `${out.from}>${out.to}`, back = `${out.to}>${out.from}`;
-  if (!flows.has(key) || (syn && flows.get(key)!.base !== seq)) {
-    flows.set(key, { base: syn ? seq : (seq - 1) >>> 0, next: 0, scale: -1 });
+  let mine = flows.get(key), theirs = flows.get(back);
+  if (!mine || (syn && mine.base !== seq)) {
+    mine = { base: syn ? seq : (seq - 1) >>> 0, next: 0, scale: -1, used: 0 };
+    flows.set(key, mine);
   }
-  if (!flows.has(back) && acks) {
-    flows.set(back, { base: (ack - 1) >>> 0, next: 0, scale: -1 });
+  if (!theirs && acks) {
+    theirs = { base: (ack - 1) >>> 0, next: 0, scale: -1, used: 0 };
+    flows.set(back, theirs);
   }
-  const mine = flows.get(key)!, theirs = flows.get(back);
+  // Past 65,536 directions, those unused for the last 16,384 packets are
+  // forgotten (half of them at least): memory stays the same, however many
+  // connections the capture holds.
+  mine.used = out.number;
+  if (theirs) theirs.used = out.number;
+  if (flows.size > 65536) {
+    for (const [k, d] of flows) {
+      if (d.used < out.number - 16384) flows.delete(k);
+    }
+  }
   const relSeq = (seq - mine.base) >>> 0;
   const relAck = acks && theirs ? (ack - theirs.base) >>> 0 : -1;
-  const length = Math.max(0, ip.length - size);
-  const data = slice(t, size, ip.length);
+  const length = fits ? ip.length - size : 0;
+  const data = slice(t, size, size + length);
   // Bytes numbered below the next new one were sent before: sent again.
   if ((length || syn || fin) && relSeq < mine.next) out.tags.add("sent again");
   mine.next = Math.max(mine.next, relSeq + length + syn + fin);
-  const options = tcpOptions(t, size, theirs?.base ?? 0);
+  const base = theirs?.base ?? 0; // SACK numbers the other side's bytes
+  const options = fits && size > 20 ? tcpOptions(t, size, base) : [];
   // Window scale: a SYN may say "multiply my Window by 2^n from now on".
-  // That counts once both SYNs said it, and never for a SYN itself.
+  // That counts once both SYNs said it, and never for a SYN itself. A shift
+  // over 14 counts as 14 (RFC 7323, section 2.3).
   const shift = options.find(([name]) => name === "  Window scale");
-  if (syn) mine.scale = shift ? parseInt(String(shift[1])) : -1;
+  if (syn) mine.scale = shift ? Math.min(14, parseInt(String(shift[1]))) : -1;
   const both = Math.min(mine.scale, theirs?.scale ?? -1) >= 0;
   const factor = !syn && both ? 2 ** mine.scale : 1;
   const scaled = `${window} (× ${factor} = ${window * factor})`;
   const windowText = factor > 1 ? scaled : window;
   const verdict = checksum(ip, 16, out);
+  const FLAGS = ["CWR", "ECE", "URG", "ACK", "PSH", "RST", "SYN", "FIN"];
   const on = FLAGS.map((_, i) => flag >> (7 - i) & 1); // each flag's bit
-  const names = FLAGS.filter((_, i) => on[i]);
-  const bits = FLAGS.map((name, i) => `${name} ${on[i]}`).join(" ");
-  const seqText = `${relSeq} (relative), ${seq} (absolute)`;
-  let ackText = `${relAck} (relative), ${ack} (absolute)`;
-  if (relAck < 0) ackText = `${ack} (unused: ACK off)`;
-  const text = preview(data, 40);
-  const rows: Row[] = [
+  const names = FLAGS.filter((_, i) => on[i]); // highest bit first
+  const seqText = () => `${relSeq} (relative), ${seq} (absolute)`;
+  let ackText = () => `${relAck} (relative), ${ack} (absolute)`;
+  if (relAck < 0) ackText = () => `${ack} (unused: ACK off)`;
+  // A first fragment holds the first bytes of the segment, not all of them.
+  const part = ip.fragment ? " in this fragment" : "";
+  const count = fits ? length : "?";
+  const text = () => (fits ? preview(data, 40) : "not found") + part;
+  const bits = () => FLAGS.map((name, i) => `${name} ${on[i]}`).join(" ");
+  const rows = (): Row[] => [
     ["Source port", src, "the sending program"],
     ["Destination port", dst, "the receiving program"],
-    ["Sequence number", seqText, "its first byte's number: it counts BYTES"],
-    ["Acknowledgment number", ackText, "next byte it wants from the other"],
-    ["Data offset", `${size / 4} (× 4 = ${size} bytes)`, "where data starts"],
+    ["Sequence number", seqText(), "its first byte's number: it counts BYTES"],
+    ["Acknowledgment number", ackText(), "next byte it wants from the other"],
+    ["Data offset", `${size / 4} (× 4 = ${size} bytes)`, where],
     ["Reserved", reserved, "for future use: 0"],
-    ["Flags", `${hex(flag, 2)} ${names.join(" ")}`, bits],
+    ["Flags", `${hex(flag, 2)} ${names.join(" ")}`, bits()],
     ["Window", windowText, "how many more bytes it can take now"],
     ["Checksum", hex(stored), verdict],
     ["Urgent pointer", urgent, "where urgent data ends, if URG (rare)"],
     ["Options", `${size - 20} bytes`, "extras, most of them agreed in SYNs"],
     ...options,
-    ["Data", `${length} bytes`, text],
+    ["Data", `${count} bytes`, text()],
   ];
   out.layers.push([`TCP (${size} bytes): Figure 12.1`, rows]);
-  // Figure 12.1 as RFC 9293 draws it, this segment's values in the boxes.
-  // The options, in lines of 60 characters at most, to fit their box.
-  const listed = options.map(([name, value]) => `${name} ${value}`.trim());
-  const lines = listed.join(", ").match(/.{1,60}(, |$)/g) ?? ["none"];
-  // A flag is 1 bit wide: its name is written downwards, then its bit.
-  const flagBoxes = FLAGS.map((name, i): Box => [1, ...name, on[i]]);
-  const title = `Figure 12.1, the TCP header of packet ${out.number} ` +
-    "(RFC 9293, section 3.1; the book's RFC 3168 is ECN)";
-  // deno-fmt-ignore
-  out.figure = draw(title, [
-    [[16, "Source Port", src], [16, "Destination Port", dst]],
-    [[32, "Sequence Number", seqText]],
-    [[32, "Acknowledgment Number", ackText]],
-    [[4, "Data", "Offset", size / 4], [4, "Rsrvd", "", reserved],
-      ...flagBoxes, [16, "", "Window", windowText]],
-    [[16, "Checksum", hex(stored), verdict.split(":")[0]],
-      [16, "Urgent Pointer", urgent]],
-    [[32, "[Options]", ...lines]],
-    [[32, "Data", `${length} bytes ${text}`]],
-  ], verdict);
+  if (figure) {
+    // Figure 12.1 as RFC 9293 draws it, this segment's values in the boxes.
+    // The options, in lines of 60 characters at most, to fit their box.
+    const listed = options.map(([name, value]) => `${name} ${value}`.trim());
+    const lines = listed.join(", ").match(/.{1,60}(, |$)/g) ?? ["none"];
+    // A flag is 1 bit wide: its name is written downwards, then its bit.
+    const flagBoxes = FLAGS.map((name, i): Box => [1, ...name, on[i]]);
+    const title = `Figure 12.1, the TCP header of packet ${out.number} ` +
+      "(RFC 9293, section 3.1; the book's RFC 3168 is ECN)";
+    // deno-fmt-ignore
+    out.figure = draw(title, [
+      [[16, "Source Port", src], [16, "Destination Port", dst]],
+      [[32, "Sequence Number", seqText()]],
+      [[32, "Acknowledgment Number", ackText()]],
+      [[4, "Data", "Offset", size / 4], [4, "Rsrvd", "", reserved],
+        ...flagBoxes, [16, "", "Window", windowText]],
+      [[16, "Checksum", hex(stored), verdict.split(":")[0]],
+        [16, "Urgent Pointer", urgent]],
+      [[32, "[Options]", ...lines]],
+      [[32, "Data", `${count} bytes ${text()}`]],
+    ], verdict);
+  }
   // The line of the conversation, flags in Wireshark's order: [SYN, ACK].
   const sack = options.find(([name]) => name === "  SACK")?.[1];
-  out.what = `[${names.reverse().join(", ")}] seq=${relSeq}`;
+  out.what = `[${names.toReversed().join(", ")}] seq=${relSeq}`;
   if (relAck >= 0) out.what += ` ack=${relAck}`;
-  out.what += ` len=${length}`;
+  out.what += ` len=${count}${part}`;
   if (sack) out.what += ` sack=${String(sack).replaceAll(" ", ",")}`;
   if (length) out.what += ` ${preview(data, 20)}`;
 }
 
 // TCP options: a kind byte; then, except for End (0) and NOP (1), a length
-// byte (counting kind and length) and the value. Those shown here, with
-// their length (SACK's: 2 + 8 for each block) and what they are for:
-// deno-fmt-ignore
-const OPTIONS: Record<number, [name: string, size: number, meaning: string]> = {
-  0: ["End of options", 1, "what follows is padding"],
-  1: ["NOP", 1, "no-operation: lines the next option up"],
-  2: ["MSS", 4, "maximum segment size: the most data I take in one"],
-  3: ["Window scale", 3, "multiply my Window by 2^this (from now on)"],
-  4: ["SACK permitted", 2, "tell me which later bytes came if some are lost"],
-  5: ["SACK", 0, "bytes received beyond a gap (relative numbers)"],
-  8: ["Timestamps", 10, "my clock, and the latest value I saw from you"],
-};
-
+// byte (counting kind and length) and the value.
 function tcpOptions(t: DataView, end: number, base: number): Row[] {
+  // Those shown here, with their length (SACK's: 2 + 8 for each block) and
+  // what they are for:
+  const OPTIONS: Record<number, [string, number, string]> = {
+    0: ["End of options", 1, "what follows is padding"],
+    1: ["NOP", 1, "no-operation: lines the next option up"],
+    2: ["MSS", 4, "maximum segment size: the most data I take in one"],
+    3: ["Window scale", 3, "multiply my Window by 2^this (from now on)"],
+    4: ["SACK permitted", 2, "tell me which later bytes came if some are lost"],
+    5: ["SACK", 0, "bytes received beyond a gap (relative numbers)"],
+    8: ["Timestamps", 10, "my clock, and the latest value I saw from you"],
+  };
   const rows: Row[] = [];
   for (let at = 20; at < end;) {
     const kind = t.getUint8(at), size = kind < 2 ? 1 : t.getUint8(at + 1);
@@ -564,7 +664,9 @@ function tcpOptions(t: DataView, end: number, base: number): Row[] {
       const edge = (i: number) => (o.getUint32(i) - base) >>> 0;
       let value = "";
       if (kind === 2) value = `${o.getUint16(2)} bytes`;
-      if (kind === 3) value = `${o.getUint8(2)} (× ${2 ** o.getUint8(2)})`;
+      const shift = kind === 3 ? o.getUint8(2) : 0; // 14 at most counts
+      if (kind === 3) value = `${shift} (× ${2 ** Math.min(shift, 14)})`;
+      if (shift > 14) value += ": over 14, counts as 14 (RFC 7323, 2.3)";
       for (let i = 2; kind === 5 && i < size; i += 8) {
         value += ` ${edge(i)}-${edge(i + 4)}`;
       }
@@ -586,48 +688,55 @@ function udp(ip: Ip, out: Decoded) {
   // A checksum of 0 means "none computed": allowed over IPv4, not IPv6.
   let verdict = ip.v6 ? "missing: IPv6 requires one" : "none (allowed on IPv4)";
   if (stored) verdict = checksum(ip, 6, out);
-  // Length counts bytes, the header's 8 too; it should be what IP carries.
+  // Length counts bytes, the header's 8 too: what IP carries, or more in a
+  // first fragment (it carries only the first bytes of the datagram).
   let note = "8 of header + the data, in BYTES (the book says bits)";
   if (length !== ip.length) note = `but IP carries ${ip.length}`;
-  const data = slice(u, 8, Math.min(length, ip.length));
-  const bytes = Math.max(0, length - 8), text = preview(data, 40);
-  const rows: Row[] = [
+  let bytes = Math.max(0, length - 8), here = bytes; // the data: all, here
+  if (ip.fragment) here = Math.min(bytes, ip.length - 8);
+  if (length < 8 || (length > ip.length && !ip.fragment)) {
+    note = wrong(out, `IP carries ${ip.length} bytes of UDP`);
+    bytes = here = Math.max(0, ip.length - 8); // the data IP carries
+  }
+  const data = slice(u, 8, 8 + here), text = preview(data, 40);
+  const part = here < bytes ? " in this fragment" : "";
+  const shown = part ? `${here} of ${bytes} bytes` : `${here} bytes`;
+  const rows = (): Row[] => [
     ["Source port", src, "the sending program"],
     ["Destination port", dst, "the receiving program"],
     ["Length", `${length} bytes`, note],
     ["Checksum", hex(stored), verdict],
-    ["Data", `${bytes} bytes`, text],
+    ["Data", shown, text + part],
   ];
   out.layers.push(["UDP (8 bytes): Figure 12.2", rows]);
   // Figure 12.2 as RFC 768 draws it, this datagram's values in the boxes.
   const title = `Figure 12.2, the UDP header of packet ${out.number} (RFC 768)`;
   // deno-fmt-ignore
-  out.figure = draw(title, [
+  if (figure) out.figure = draw(title, [
     [[16, "Source Port", src], [16, "Destination Port", dst]],
     [[16, "Length", `${length} bytes`],
       [16, "Checksum", hex(stored), verdict.split(":")[0]]],
-    [[32, "Data", `${bytes} bytes ${text}`]],
+    [[32, "Data", `${shown} ${text}${part}`]],
   ], verdict);
-  out.what = `UDP len=${bytes}`;
-  if (bytes) out.what += ` ${preview(data, 20)}`;
+  out.what = `UDP len=${bytes}${part && `, ${here}${part}`}`;
+  if (here) out.what += ` ${preview(data, 20)}`;
 }
 
 // The figures, drawn as RFC 9293 and RFC 768 draw them: 32 bits a row, 2
 // characters a bit, a box for each field: its width in bits, its lines.
 type Box = [bits: number, ...lines: (string | number)[]];
-const RULER = ` 0                   1                   2                   3
- 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1`;
-const LINE = "+" + "-+".repeat(32);
 
 function draw(title: string, rows: Box[][], verdict: string): string {
-  const lines = [title, RULER, LINE];
+  const ruler = ` 0                   1                   2                   3
+ 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1`;
+  const line = "+" + "-+".repeat(32), lines = [title, ruler, line];
   for (const boxes of rows) {
     const height = Math.max(...boxes.map((box) => box.length - 1));
     for (let i = 1; i <= height; i++) {
       const cell = (box: Box) => center(String(box[i] ?? ""), box[0] * 2 - 1);
       lines.push(`|${boxes.map(cell).join("|")}|`);
     }
-    lines.push(LINE);
+    lines.push(line);
   }
   if (verdict !== "correct") lines.push(`Checksum: ${verdict}.`);
   return lines.join("\n");
@@ -639,93 +748,88 @@ function center(text: string, width: number): string {
 }
 
 // ----------------------------------------------------------------- views
-// What each tag in the conversation means, said once below it.
-const TAGS: Record<string, string> = {
-  "cut": "the capture kept the first bytes (its snap length), not all data",
-  "sent again": "a retransmission: this copy replaces one that was lost",
-  "checksum unfinished": "checksum offload: left to the card (on lo, to none)",
-  "checksum WRONG": "damaged on the way: its receiver drops it",
-};
-
-/** View 1: one line per packet, a conversation. */
-function conversation(packets: Decoded[]) {
-  const width = packets.reduce((most, p) => Math.max(most, p.from.length), 0);
-  for (const p of packets) {
-    const who = `${p.from.padStart(width)} → ${p.to.padEnd(width)}`;
-    const tags = [...p.tags].map((tag) => ` [${tag}]`).join("");
-    const number = String(p.number).padStart(4);
-    console.log(`${number}  ${p.when}  ${who}  ${p.what}${tags}`);
-  }
-  for (const tag of new Set(packets.flatMap((p) => [...p.tags]))) {
-    console.log(`  [${tag}]: ${TAGS[tag]}`);
-  }
+/** What a tag of the conversation means. */
+function explain(tag: string): string {
+  const meanings: Record<string, string> = {
+    "cut": "the capture kept the first bytes (its snap length), not all data",
+    "sent again": "a retransmission: this copy replaces one that was lost",
+    "checksum unfinished": "checksum offload: left to a card (lo has none)",
+    "checksum WRONG": "damaged on the way: its receiver drops it",
+    "malformed": "a length in it contradicts its bytes (--packet N: which)",
+  };
+  return meanings[tag];
 }
 
-/** View 2: every field of one packet, and what it is for. */
-function details(p: Decoded, count: number) {
+/** Every field of one packet, and what it is for, in one write. */
+function showDetails(p: Decoded, when: string) {
   const { length, data } = p.packet;
   const kept = data.length < length ? `only ${data.length}` : "all";
-  const bytes = `${length} bytes, ${kept} captured`;
-  console.log(`Packet ${p.number} of ${count}: ${bytes}, at ${p.when} s`);
+  const head = `Packet ${p.number}: ${length} bytes, ${kept} captured`;
+  const lines = [`${head}, at ${when} s`];
   for (const [title, rows] of p.layers) {
-    console.log(`  ${title}`);
-    for (const [name, value, meaning] of rows) {
+    lines.push(`  ${title}`);
+    for (const [name, value, meaning] of rows()) {
       const shown = `${String(value).padEnd(22)}  ${meaning}`;
-      console.log(`    ${name.padEnd(23)}${shown}`.trimEnd());
+      lines.push(`    ${name.padEnd(23)}${shown}`.trimEnd());
     }
   }
+  console.log(lines.join("\n"));
 }
 
-// ------------------------------------------------------------------ main
-/** The whole file, or one sentence saying why not. */
-async function load(path: string | URL, name: string): Promise<Uint8Array> {
-  try {
-    const info = await Deno.stat(path);
-    if (!info.isFile) exit(1, `${name} is not a file.`);
-    if (info.size > 64 << 20) exit(1, `${name} is over 64 MiB: too big here.`);
-    return await Deno.readFile(path);
-  } catch (error) {
-    const missing = `${name}: no such file.`;
-    if (error instanceof Deno.errors.NotFound) exit(1, missing);
-    // Like the other lessons: the command in brackets, no period after it.
-    const allow = "to allow it: deno run --allow-read chapters/12_2_headers.ts";
-    if (error instanceof Deno.errors.NotCapable) {
-      exit(1, `Deno was not allowed to read ${name} (${allow} FILE)`);
-    }
-    exit(1, `${name}: ${error}`);
+// ---- The command line, errors and printing safely: as in every lesson ----
+function commandLine() {
+  const help = `Usage: deno task headers [FILE...] [--packet N|all] [--figure]
+  FILE        a capture, pcap or pcapng, or - (the standard input); default:
+              chapters/captures/greeting.pcap, beside this lesson
+  --packet N  every field of packet N and what it means (all: every packet)
+  --figure    Figures 12.1 and 12.2 filled in with the first TCP and the
+              first UDP packet (with --packet N: with packet N)`;
+  if (Deno.args.includes("--help")) exit(0, help);
+  const flags = parseArgs(Deno.args, {
+    string: ["packet", "_"], // "_": file names stay text, even "1"
+    boolean: ["figure"],
+    unknown: (arg: string) =>
+      /^-./.test(arg) ? usage(`unknown argument ${JSON.stringify(arg)}`) : true,
+  });
+  const packet = flags.packet;
+  if (packet !== undefined && !/^([1-9]\d{0,8}|all)$/.test(packet)) {
+    usage("--packet must be a packet number (1, 2, ...) or all");
   }
+  // With no FILE: the greeting capture beside this lesson, wherever it runs.
+  const greeting = new URL("captures/greeting.pcap", import.meta.url);
+  const files: [path: string | URL, name: string][] = []; // names shown
+  for (const path of flags._) files.push([`${path}`, safe(`${path}`)]);
+  if (!files.length) files.push([greeting, "chapters/captures/greeting.pcap"]);
+  const only = packet === "all" ? 0 : Number(packet ?? 0); // 0: all of them
+  return { files, only, details: packet !== undefined, figure: flags.figure };
 }
 
-// With no FILE: the greeting capture beside this lesson, wherever it runs.
-const greeting = new URL("captures/greeting.pcap", import.meta.url);
-for (const file of flags._.length ? flags._.map(String) : [greeting]) {
-  let name = "chapters/captures/greeting.pcap";
-  if (typeof file === "string") name = safe(file);
-  const capture = readCapture(await load(file, name), name);
-  const links = [...new Set(capture.packets.map((p) => p.link))];
-  const unknown = links.find((link) => !(link in LINKS));
-  const why = `${name} has packets of link type ${unknown}, unknown here.`;
-  if (unknown !== undefined) exit(1, why);
-  flows.clear();
-  // Seconds since the first packet, with as many decimals as the clock has.
-  const first = capture.packets.find((p) => p.time !== null)?.time ?? 0n;
-  const seconds = (time: bigint | null) =>
-    time === null ? "?" : (Number(time - first) / 1e9).toFixed(capture.digits);
-  const when = (p: Packet) => seconds(p.time).padStart(capture.digits + 2);
-  const packets = capture.packets.map((p, i) => decode(p, i + 1, when(p)));
-  const count = packets.length, kinds = links.map((l) => LINKS[l]).join(", ");
-  const many = `${count} packet${count === 1 ? "" : "s"}`;
-  console.log(`${name}: ${capture.format}, ${kinds || "no link"}, ${many}`);
-  const none = `${name} has no packet ${only}: it holds ${count}.`;
-  if (only > count) exit(1, none);
-  let chosen = only ? [packets[only - 1]] : packets;
-  if (flags.figure && flags.packet === undefined) { // the first TCP and UDP
-    const firstOf = (figure: string) =>
-      packets.find((p) => p.figure?.startsWith(`Figure ${figure},`));
-    chosen = [firstOf("12.1"), firstOf("12.2")].filter((p) => p !== undefined);
-  }
-  const neither = (p: Decoded) => `Packet ${p.number} is neither TCP nor UDP.`;
-  if (flags.figure) chosen.forEach((p) => console.log(p.figure ?? neither(p)));
-  else if (flags.packet) chosen.forEach((p) => details(p, count));
-  else conversation(packets);
+/** Why a file could not be read, in one sentence. */
+function cannotRead(error: unknown, name: string): never {
+  if (error instanceof Deno.errors.NotFound) exit(1, `${name}: no such file.`);
+  if (!(error instanceof Deno.errors.NotCapable)) exit(1, `${name}: ${error}`);
+  // Deno reads devices such as /dev/stdin only with --allow-all ("-" reads
+  // the standard input with no permission). As in the other lessons: the
+  // command in brackets, no period after it.
+  const flag = String(error).includes("all access") ? "all" : "read";
+  const allow = `deno run --allow-${flag} chapters/12_2_headers.ts ${name}`;
+  exit(1, `Deno was not allowed to read ${name} (to allow it: ${allow})`);
+}
+
+/** Ends the program: with the help (code 0), or with one line on stderr. */
+function exit(code: number, message: string): never {
+  if (code === 0) console.log(message);
+  else console.error(`error: ${safe(message)}`); // a path may hold anything
+  Deno.exit(code);
+}
+function usage(text: string): never {
+  return exit(2, `${text} (run with --help for usage)`);
+}
+/** Text from a capture may hold control characters: shown as \u{HEX}. */
+function safe(text: string): string {
+  const unsafe = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu;
+  return text.replace(unsafe, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`);
+}
+function hex(n: number, width = 4): string {
+  return "0x" + n.toString(16).padStart(width, "0");
 }
