@@ -29,9 +29,11 @@ const BUDGETS: Record<string, number> = {
   "12_4_fragmented.ts": 89,
   "12_5_json_server.ts": 114,
   // Issue 8 gave this one no budget: it reads two container formats, five
-  // link layers, IPv4, IPv6, TCP and UDP, and draws three views. Held at
-  // what it is now, so that it can only get shorter.
-  "12_2_headers.ts": 565,
+  // link layers, IPv4, IPv6, TCP and UDP, and draws three views. Issue 16
+  // added reading the capture as it goes (memory that does not grow with
+  // it) and calling out lengths that contradict the bytes: 565 -> 637.
+  // Held there, so that it can only get shorter.
+  "12_2_headers.ts": 637,
 };
 /** The chat is an application of several files, with one budget for all. */
 const CHAT_BUDGET = 650;
