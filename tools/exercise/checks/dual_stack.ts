@@ -31,7 +31,7 @@ const CITES = {
   },
   loopForever: {
     file: "chapters/12_4_tcp_server.ts",
-    snippet: "// Each turn waits for the next client",
+    snippet: "// The book's accept(): wait for the next client.",
   },
 };
 

@@ -52,7 +52,7 @@ const CITES = {
   finite: {
     file: "chat/protocol.ts",
     snippet:
-      'if (typeof value !== "number" || Number.isFinite(value)) return value;',
+      "if (Object.values(value).some((v) => v === Infinity || v === -Infinity)) {",
   },
 };
 

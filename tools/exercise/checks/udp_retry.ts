@@ -30,7 +30,7 @@ const CITES = {
   },
   giveUp: {
     file: CLIENT,
-    snippet: "setTimeout(() => exit(1, noAnswer), seconds * 1000);",
+    snippet: "setTimeout(() => exit(1, explain(noAnswer)), seconds * 1000);",
   },
 };
 
