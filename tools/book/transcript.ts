@@ -251,9 +251,13 @@ export function missingLine(
   const text = printed.map(squeeze).join("\n");
   let at = 0;
   for (const line of shown) {
-    const found = text.indexOf(squeeze(line), at);
+    // A line the header cut short ends in "…" or "...": its start must be
+    // there ("..." alone stands for lines left out).
+    const wanted = squeeze(line).replace(/\s*(…|\.\.\.)$/, "");
+    if (wanted === "") continue;
+    const found = text.indexOf(wanted, at);
     if (found < 0) return line;
-    at = found + squeeze(line).length;
+    at = found + wanted.length;
   }
   return null;
 }
