@@ -92,6 +92,27 @@ async function freeAgain(server: TaskProcess, before: number): Promise<void> {
   }
 }
 
+/**
+ * A good client (our chat, `NAME` says "hi" and leaves) chats with alice's
+ * server at `port`, who answers "welcome": both lines on the client's side.
+ */
+async function goodClientChats(
+  server: TaskProcess,
+  port: number,
+  name: string,
+): Promise<void> {
+  await server.write("welcome\n");
+  const client = await runTask("chat", [
+    ...["client", "--username", name, "--port", `${port}`],
+  ], { stdin: "hi\n" });
+  assertEquals(client.code, 0, client.stderr);
+  assertEquals(chatLines(client.stdout.split("\n")), [
+    `${name}: hi`,
+    "alice: welcome",
+    `${name} left the chat`,
+  ]);
+}
+
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 
@@ -1070,20 +1091,7 @@ Deno.test("chat server: each bad peer gets an error frame and one line", async (
   );
 
   await t.step("after all that, a good client still gets to chat", async () => {
-    await server.write("welcome\n");
-    const bob = await runTask("chat", [
-      "client",
-      "--username",
-      "bob",
-      "--port",
-      `${address.port}`,
-    ], { stdin: "hi\n" });
-    assertEquals(bob.code, 0, bob.stderr);
-    assertEquals(chatLines(bob.stdout.split("\n")), [
-      "bob: hi",
-      "alice: welcome",
-      "bob left the chat",
-    ]);
+    await goodClientChats(server, address.port, "bob");
   });
 
   assertEquals((await server.stop()).code, 0);
@@ -1674,20 +1682,7 @@ Deno.test("chat server out of file descriptors: one line a burst, then it accept
   await bob.write("/quit\n");
   assertEquals((await bob.finished()).code, 0);
   await server.waitForLine(/^bob left the chat$/);
-  await server.write("welcome\n");
-  const carol = await runTask("chat", [
-    "client",
-    "--username",
-    "carol",
-    "--port",
-    `${address.port}`,
-  ], { stdin: "hey\n" });
-  assertEquals(carol.code, 0, carol.stderr);
-  assertEquals(chatLines(carol.stdout.split("\n")), [
-    "carol: hey",
-    "alice: welcome",
-    "carol left the chat",
-  ]);
+  await goodClientChats(server, address.port, "carol");
   assertEquals((await server.stop()).code, 0);
 });
 
