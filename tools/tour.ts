@@ -207,6 +207,12 @@ if (failures.length > 0) {
 }
 console.log("Every program did what it should.");
 console.log(
-  "Next: the experiments with real packets need Linux (root, or user " +
-    "namespaces): deno task lab loss, deno task lab two-computers, ...",
+  [
+    "Next:",
+    "  deno task book        read every lesson as a page in a browser",
+    "  deno task exercise    practise: small programs checked by real peers",
+    "  deno task check-chat -- python3 chat.py",
+    "                        Activity 12.1: build the chat, graded step by step",
+    "  deno task lab loss    real packets (Linux: root, or user namespaces)",
+  ].join("\n"),
 );
