@@ -15,6 +15,8 @@ import {
 import { ROOT } from "./_helpers.ts";
 import { taskArgs } from "../tools/task_process.ts";
 import { parseLine } from "../tools/check_chat/frames.ts";
+import { textReport } from "../tools/check_chat/report.ts";
+import { STEPS } from "../tools/check_chat/steps.ts";
 import {
   sequenceDescription,
   sequenceSvg,
@@ -316,6 +318,49 @@ Deno.test({
       );
     }
   },
+});
+
+Deno.test("check-chat's report: a step that needs an earlier one is one line, and the last line says where to start", () => {
+  const step = (id: string) => STEPS.find((s) => s.id === id)!;
+  const failed = (id: string, needs?: string) => ({
+    step: step(id),
+    role: "server" as const,
+    status: "failed" as const,
+    cases: [{
+      title: `a case of ${id}`,
+      passed: false,
+      expected: "your server says hello",
+      happened: "your server closed the connection",
+      needs,
+      arrows: [],
+      ms: 1,
+    }],
+  });
+  const text = textReport({
+    command: ["python3", "chat.py"],
+    roles: ["server"],
+    results: [
+      failed("hellos"),
+      failed("turns", "hellos"),
+      failed("bye", "hellos"),
+    ],
+    score: 0,
+    maxScore: 3,
+    ms: 1000,
+    problems: [],
+  });
+  assertStringIncludes(text, "✗ 2 hellos, as the server: a case of hellos");
+  assert(!text.includes("a case of turns"), text);
+  assertStringIncludes(
+    text.replace(/\n\s+/g, " "),
+    "✗ As the server, 3 turns, 9 bye: not checked yet; they need step 2 (hellos) first.",
+  );
+  assert(
+    text.endsWith(
+      "Start with the first ✗ above: step 2 (hellos), as the server.",
+    ),
+    text,
+  );
 });
 
 Deno.test("check-chat --transcript: the conversations as text diagrams and SVG files", async () => {

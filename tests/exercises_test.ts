@@ -166,6 +166,55 @@ Deno.test("a program in Python passes the language-neutral checks (length-prefix
   }
 });
 
+Deno.test("second wrong answers: a UDP client that never gives up, and Python's decode() of a cut character (its own last words shown)", async () => {
+  const folder = await Deno.makeTempDir({ prefix: "exercises-" });
+  try {
+    const env = { EXERCISES_DIR: folder };
+    // The solution, but trying 8 times: the server that answers the third
+    // cannot tell; the one that answers nothing can.
+    const eight = `${folder}/udp_retry_eight.ts`;
+    const solution = await Deno.readTextFile(
+      new URL("exercises/solutions/12_4_udp_retry.ts", ROOT),
+    );
+    assertStringIncludes(solution, "tries <= 5");
+    await Deno.writeTextFile(
+      eight,
+      solution.replace("tries <= 5", "tries <= 8"),
+    );
+    // Each piece decoded on its own: Python stops at the cut 👋.
+    const greet = `${folder}/greet.py`;
+    await Deno.writeTextFile(
+      greet,
+      [
+        "import socket, sys",
+        "s = socket.create_connection(('127.0.0.1', int(sys.argv[-1])))",
+        "text = ''",
+        "while data := s.recv(1024):",
+        "    text += data.decode('utf-8')",
+        "print(text)",
+      ].join("\n"),
+    );
+    const [retry, decode] = await Promise.all([
+      exercise(["udp-retry", "--file", eight], env),
+      exercise(["whole-greeting", "--", "python3", greet], env),
+    ]);
+    for (const run of [retry, decode]) {
+      assertNoTrace(run);
+      assertEquals(run.code, 1, run.stdout);
+    }
+    assertMatch(
+      retry.stdout.replace(/\n\s+/g, " "),
+      /answers nothing .* received 8 datagrams.*With no answer at all, your client sent 8 datagrams: send 5/,
+    );
+    assertMatch(
+      decode.stdout.replace(/\n\s+/g, " "),
+      /said: "UnicodeDecodeError: .*could not decode a piece: 👋 is 4 bytes/,
+    );
+  } finally {
+    await Deno.remove(folder, { recursive: true });
+  }
+});
+
 Deno.test("the list: every exercise, its section and state (not started, failing, passing)", async () => {
   const folder = await Deno.makeTempDir({ prefix: "exercises-" });
   try {

@@ -623,8 +623,24 @@ export class Case {
     const check = typeof test === "string"
       ? (text: string) => text === test
       : test;
-    const line = await this.program!.waitForLine(check, REPLY_MS, from);
-    if (typeof line !== "string") return line.text;
+    // "bob:hi" or "bob : hi" for "bob: hi": right but for the spaces
+    // around the colon (a name holds none).
+    const near = (text: string) =>
+      typeof test === "string" &&
+      text.replace(/^([\w.-]+)\s*:\s*/, "$1: ") === test;
+    const line = await this.program!.waitForLine(
+      (text) => check(text) || near(text),
+      REPLY_MS,
+      from,
+    );
+    if (typeof line !== "string" && check(line.text)) return line.text;
+    if (typeof line !== "string") {
+      throw new Fail(
+        expected,
+        `${this.yours} printed ${JSON.stringify(line.text)}: nearly, but ` +
+          `the line is NAME, a colon, exactly one space, then TEXT`,
+      );
+    }
     this.#missing.push({ test: check, after: this.program!.stdout.length });
     const printed = this.program!.stdout.slice(from).map((l) => l.text)
       .slice(-3);

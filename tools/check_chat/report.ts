@@ -87,10 +87,26 @@ export function textReport(
   );
   for (const reason of skipped) out.push(`Skipped steps: ${reason}.`);
 
+  // A case that broke on an earlier step's rule is one line, not a page:
+  // the earlier step's own failure says what to fix.
+  const waiting = new Map<
+    string,
+    { role: Role; needed: (typeof STEPS)[number]; steps: string[] }
+  >();
   for (const r of report.results) {
     const failed = r.cases.filter((c) => !c.passed);
     if (failed.length === 0 && !options.transcript) continue;
-    for (const c of options.transcript ? r.cases : failed) {
+    const shown = options.transcript ? r.cases : failed.filter((c) => {
+      const needed = STEPS.find((step) => step.id === c.needs);
+      if (!needed) return true;
+      const key = `${r.role} ${needed.number}`;
+      const entry = waiting.get(key) ?? { role: r.role, needed, steps: [] };
+      const label = `${r.step.number} ${r.step.id}`;
+      if (!entry.steps.includes(label)) entry.steps.push(label);
+      waiting.set(key, entry);
+      return false;
+    });
+    for (const c of shown) {
       out.push("");
       out.push(
         `${c.passed ? MARK.passed : MARK.failed} ${r.step.number} ` +
@@ -107,6 +123,26 @@ export function textReport(
         }
       }
     }
+  }
+  if (waiting.size > 0) out.push("");
+  for (const { role, needed, steps } of waiting.values()) {
+    out.push(
+      ...wrapText(
+        `${MARK.failed} As the ${role}, ${steps.join(", ")}: not checked ` +
+          `yet; ${steps.length > 1 ? "they need" : "it needs"} step ` +
+          `${needed.number} (${needed.id}) first.`,
+      ),
+    );
+  }
+  const first = report.results.find((r) =>
+    r.cases.some((c) => !c.passed && !c.needs)
+  );
+  if (first) {
+    out.push("");
+    out.push(
+      `Start with the first ✗ above: step ${first.step.number} ` +
+        `(${first.step.id}), as the ${first.role}.`,
+    );
   }
   return out.join("\n");
 }

@@ -609,7 +609,8 @@ export const STEPS: StepDef[] = [
             `${c.yours} shows control and format characters from the ` +
               "network as visible escapes, never as they are",
             `it printed the character U+${code.toUpperCase()} as it is, in ` +
-              `"${clipVisible(text)}"; a terminal obeys such characters ` +
+              `"${clipVisible(text)}" (escaped here by the checker, not ` +
+              "by your program); a terminal obeys such characters " +
               "(clears the screen, moves the cursor, reverses text)",
           );
         }

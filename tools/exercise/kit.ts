@@ -268,7 +268,12 @@ export class Program {
     const how = signal
       ? `was stopped (${signal})`
       : `ended with status ${code}`;
-    const saying = said.length ? ` and said: ${quote(said[0], 160)}` : "";
+    // Python's traceback starts with a line that tells nothing: its last
+    // line names the error ("UnicodeDecodeError: ...").
+    const words = said[0]?.startsWith("Traceback (most recent call last)")
+      ? said.at(-1)!
+      : said[0];
+    const saying = said.length ? ` and said: ${quote(words, 160)}` : "";
     return [...printed, `It ${how}${saying}.`];
   }
 }

@@ -68,6 +68,8 @@ async function headers(file: string): Promise<Decoded[]> {
     );
   }
   const text = lesson.stdout.join("\n");
+  // Each packet's block starts "Packet N: 74 bytes, ..." (an older
+  // lesson wrote "Packet N of M"): both are read.
   return text.split(/^(?=Packet \d+\b)/m).slice(1).flatMap((block) => {
     const number = Number(block.match(/^Packet (\d+)/)![1]);
     const protocol = block.match(/^ {2}(TCP|UDP) \(/m)?.[1] as "TCP" | "UDP";
@@ -149,10 +151,10 @@ async function check({ start, say }: Context): Promise<void> {
     offload.find((p) => p.protocol === "TCP" && p.data > 0),
     udp.find((p) => p.protocol === "UDP" && p.data % 2 === 1),
   ].filter((p) => p !== undefined);
-  // Four packets, or this check would pass without checking anything.
-  if (picks.length !== 4) {
+  // A check that found nothing to ask about must not pass.
+  if (picks.length < 4) {
     throw new Error(
-      `the headers lesson's output was not read: ${picks.length} of the 4 packets to check were found`,
+      "deno task headers did not print the 4 packets it asks about (has the headers lesson's output changed?)",
     );
   }
   const runs = await Promise.all(picks.map(async (pick) => {

@@ -130,16 +130,23 @@ async function check(context: Context): Promise<void> {
         CITES.table,
       );
     }
-    if (near(swapped)) {
+    if (near(swapped) || near(swapped + FROM_1900)) {
+      const early = near(swapped)
+        ? ""
+        : ` And it counts from 1970 (Date.now()), not from 1900 as RFC 868 does: add the ${
+          count(FROM_1900)
+        } s between.`;
       throw new Fail(
-        `Your server wrote the right number with its bytes the wrong way round (least significant first). The network sends the most significant byte first (big-endian), as a TCP header carries its 32-bit numbers; DataView's setUint32 does so unless told otherwise.`,
+        `Your server wrote its number with the bytes the wrong way round (least significant first). The network sends the most significant byte first (big-endian), as a TCP header carries its 32-bit numbers; DataView's setUint32 does so unless told otherwise.${early}`,
         CITES.bigEndian,
       );
     }
     throw new Fail(
       `Your server's 4 bytes say ${count(value)} seconds since 1900, which is ${
         date(value)
-      }; the check's clock says ${count(now)}, ${date(now)}.`,
+      }; the check's clock says ${count(now)}, ${
+        date(now)
+      }. Send whole seconds (Date.now() counts milliseconds), counted from 1900, most significant byte first.`,
       CITES.table,
     );
   }

@@ -4,6 +4,9 @@
  * answers every one after. The client must wait for an answer before it
  * sends again (250 ms; the check accepts 200 ms and more), send 5
  * datagrams at most, print the answer, and stop sending once it came.
+ * Then a second run against a server that answers nothing: the client
+ * must send 5 datagrams, no more, then give up with a sentence and a
+ * status other than 0.
  *
  * @module
  */
@@ -37,24 +40,27 @@ const CITES = {
 /** Below this gap between two datagrams, the client did not wait. */
 const LEAST_GAP_MS = 200;
 
-async function check({ start, say }: Context): Promise<void> {
+async function check(context: Context): Promise<void> {
+  await answeredOnThirdTry(context);
+  await neverAnswered(context);
+}
+
+/** Receives datagrams on 127.0.0.1, answering from the `answerFrom`th on. */
+function udpServer(answerFrom: number) {
   const socket = Deno.listenDatagram({
     transport: "udp",
     hostname: "127.0.0.1",
     port: 0,
   });
-  const { port } = socket.addr as Deno.NetAddr;
   const arrivals: { at: number; from: Deno.NetAddr; data: Uint8Array }[] = [];
   let answeredAt = 0;
-  const program = start(["--host", "127.0.0.1", "--port", `${port}`]);
-  const started = Date.now();
   const serving = (async () => {
     try {
       while (true) {
         const [data, sender] = await socket.receive();
         const from = sender as Deno.NetAddr;
         arrivals.push({ at: Date.now(), from, data });
-        if (arrivals.length < 3) continue; // dropped, as a lossy cable would
+        if (arrivals.length < answerFrom) continue; // dropped, as a lossy cable would
         const answer = new TextEncoder().encode(
           `Response for ${from.hostname}`,
         );
@@ -65,9 +71,40 @@ async function check({ start, say }: Context): Promise<void> {
       // The socket was closed: the check is over.
     }
   })();
+  return {
+    port: (socket.addr as Deno.NetAddr).port,
+    arrivals,
+    answeredAt: () => answeredAt,
+    stop: async () => {
+      close(socket);
+      await serving;
+    },
+  };
+}
+
+/** Fails if two of the first 5 datagrams came less than 200 ms apart. */
+function checkGaps(arrivals: { at: number }[]) {
+  for (let i = 1; i < Math.min(arrivals.length, 5); i++) {
+    const gap = arrivals[i].at - arrivals[i - 1].at;
+    if (gap < LEAST_GAP_MS) {
+      throw new Fail(
+        `Your client sent datagram ${
+          i + 1
+        } only ${gap} ms after datagram ${i}. Sending again is right, but only once the answer is late: wait 250 ms for it first. A client that sends without waiting floods a server that may be slow, not gone.`,
+        CITES.giveUp,
+      );
+    }
+  }
+}
+
+async function answeredOnThirdTry({ start, say }: Context): Promise<void> {
+  const server = udpServer(3);
+  const { port, arrivals } = server;
+  const program = start(["--host", "127.0.0.1", "--port", `${port}`]);
+  const started = Date.now();
   await program.ended(5000);
-  close(socket);
-  await serving;
+  await server.stop();
+  const answeredAt = server.answeredAt();
 
   const first = arrivals[0]?.at ?? started;
   say(
@@ -101,17 +138,7 @@ async function check({ start, say }: Context): Promise<void> {
       CITES.send,
     );
   }
-  for (let i = 1; i < Math.min(arrivals.length, 5); i++) {
-    const gap = arrivals[i].at - arrivals[i - 1].at;
-    if (gap < LEAST_GAP_MS) {
-      throw new Fail(
-        `Your client sent datagram ${
-          i + 1
-        } only ${gap} ms after datagram ${i}. Sending again is right, but only once the answer is late: wait 250 ms for it first. A client that sends without waiting floods a server that may be slow, not gone.`,
-        CITES.giveUp,
-      );
-    }
-  }
+  checkGaps(arrivals);
   if (arrivals.length > 5) {
     throw new Fail(
       `Your client sent ${
@@ -147,6 +174,59 @@ async function check({ start, say }: Context): Promise<void> {
   if (program.status.code !== 0) {
     throw new Fail(
       `Your client printed the answer, then ended with status ${program.status.code}: end with 0 when the answer came.`,
+    );
+  }
+}
+
+/** A server that answers nothing: 5 datagrams, then the client gives up. */
+async function neverAnswered({ start, say }: Context): Promise<void> {
+  const server = udpServer(Infinity);
+  const { port, arrivals } = server;
+  const program = start(["--host", "127.0.0.1", "--port", `${port}`]);
+  await program.ended(5000);
+  await server.stop();
+  const first = arrivals[0]?.at ?? 0;
+  say("");
+  say(
+    `Then the check ran your client again, against a server on 127.0.0.1:${port} that answers nothing (a server down, or a cable that loses everything). It received ${
+      plural(arrivals.length, "datagram")
+    }${
+      arrivals.length
+        ? `, at ${arrivals.slice(0, 8).map((a) => a.at - first).join(", ")}${
+          arrivals.length > 8 ? ", ..." : ""
+        } ms`
+        : ""
+    }.`,
+  );
+  for (const line of program.report("Your client")) say(line);
+  if (program.status === null) {
+    throw new Fail(
+      `With no answer at all, your client was still running 5 s after it started. 5 tries of 250 ms take little more than a second: give up after the fifth, with a sentence and status 1.`,
+      CITES.giveUp,
+    );
+  }
+  checkGaps(arrivals);
+  if (arrivals.length !== 5) {
+    throw new Fail(
+      `With no answer at all, your client sent ${
+        plural(arrivals.length, "datagram")
+      }: send 5, each 250 ms after the one before, then give up. ${
+        arrivals.length > 5
+          ? "A server that answered none of 5 is likely down, or out of reach."
+          : "A network may lose 2 or 3 in a row; 5 tries make it very likely one gets through."
+      }`,
+      CITES.giveUp,
+    );
+  }
+  const said = [...program.stdout, ...program.stderr].some((l) => l.trim());
+  if (program.status.code === 0 || !said) {
+    throw new Fail(
+      `With no answer to 5 datagrams, your client ${
+        program.status.code === 0
+          ? "ended with status 0, as if all went well"
+          : "said nothing"
+      }. Say in a sentence that no answer came, and end with status 1: a script that runs your client can then tell.`,
+      CITES.giveUp,
     );
   }
 }

@@ -88,10 +88,21 @@ async function check(context: Context): Promise<void> {
       CITES.readToEnd,
     );
   }
-  if (printed.includes("\ufffd")) {
+  // Each piece decoded on its own: "�" printed, or (Python's strict
+  // decode()) an error before anything is printed.
+  const decodeError = /decode|utf-?8/i.test(program.stderr.join("\n"));
+  if (printed.includes("\ufffd") || (printed === "" && decodeError)) {
     throw new Fail(
-      `Your client printed "�": 👋 is 4 bytes in UTF-8, and the pieces cut it in two. Decoded on its own, each half is not a character. Keep the bytes until the end and decode them once, or use a streaming decoder, which holds half a character until the rest comes.`,
+      `Your client ${
+        decodeError ? "could not decode a piece" : 'printed "�"'
+      }: 👋 is 4 bytes in UTF-8, and the pieces cut it in two. Decoded on its own, each half is not a character. Keep the bytes until the end and decode them once, or use a streaming decoder, which holds half a character until the rest comes.`,
       CITES.streamDecoder,
+    );
+  }
+  if (printed === "" && program.status.code !== 0) {
+    throw new Fail(
+      `Your client ended with an error before it printed anything: its own words are above. Fix that first; then print what the server sent.`,
+      CITES.readToEnd,
     );
   }
   throw new Fail(
