@@ -83,12 +83,12 @@ try {
 clearTimeout(timer);
 
 // Then check that it is exactly how we write a Person, and nothing else.
-// Exactly these keys. Object.keys lists the object's own keys, "__proto__"
-// too (JSON.parse makes it an ordinary key): it gets no further than here.
-// (We do not print the keys: they are text from the network.)
-// (Object(value) is the object itself; for null, a number or true it is an
-// empty object, for a text or an array one with a key per character or
-// element: none of these has the right keys.)
+// First its keys, exactly these three. Object(value) is the object itself
+// (for null, a number or true, an empty object; for a text or an array, one
+// key per character or element: never the right keys). Object.keys lists
+// its own keys, "__proto__" too (JSON.parse makes that an ordinary key), so
+// such a key gets no further than here. We do not print the keys: they are
+// text from the network.
 const keys = Object.keys(Object(value)).sort().join(", ");
 if (keys !== "male, name, type") refuse("its keys must be type, name and male");
 const { type, name, male } = value as Record<string, unknown>;
