@@ -136,6 +136,7 @@ function commandLine() {
   if (!(time > 0 && time <= 86400)) {
     usage("--timeout must be a number of seconds above 0, at most 86400");
   }
+  // `127.0.0.1:80`, or `[::1]:80` for IPv6, as in URLs.
   const where = `${host.includes(":") ? `[${host}]` : host}:${port}`;
   return { hostname: host, port, where, seconds: time };
 }

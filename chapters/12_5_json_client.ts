@@ -133,6 +133,7 @@ function commandLine() {
   } catch {
     usage(`--data must be JSON, like '{"name": "Ann"}' or 42`);
   }
+  // `127.0.0.1:12345`, or `[::1]:12345` for IPv6, as in URLs.
   const where = `${host.includes(":") ? `[${host}]` : host}:${port}`;
   return { hostname: host, port, where, data: flags.data, seconds: time };
 }

@@ -156,6 +156,7 @@ function commandLine() {
   if (!(time > 0 && time <= 86400)) {
     usage("--timeout must be a number of seconds above 0, at most 86400");
   }
+  // `127.0.0.1:12345`, or `[::1]:12345` for IPv6, as in URLs.
   const where = `${host.includes(":") ? `[${host}]` : host}:${port}`;
   return { hostname: host, port, where, seconds: time };
 }
