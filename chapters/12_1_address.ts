@@ -25,7 +25,7 @@
 import { lookup } from "node:dns/promises";
 import { parseArgs } from "@std/cli/parse-args";
 
-const name = commandLine(); // --name: see the end of this file
+const name = commandLine(); // --name: see the end
 
 // `lookup` asks the system's resolver (the C function getaddrinfo), the one
 // ping and Python's socket module ask: it follows the system's settings
@@ -121,8 +121,8 @@ const given = answers.length === 1 && answers[0].address === name;
 const found = `What the resolver says ${name} is, its preferred address first:`;
 console.log(given ? `${name} is an IP address (nothing to look up):` : found);
 console.log();
-// In the resolver's order: ping uses the first. The book says to run
-// `ping hostname` to see a name's address; ping shows only that one.
+// In the resolver's order. (The book says to run `ping hostname` to see a
+// name's address: ping shows only one of them, see below.)
 for (const { address, family } of answers) {
   if (family === 4) showIPv4(address);
   else showIPv6(address);
@@ -159,8 +159,7 @@ console.log("\nHow many addresses there can be:");
 console.log(`  IPv4: 2^32  = ${count(32n)}`);
 console.log(`  IPv6: 2^128 = ${count(128n)}`);
 // The book gives www.python.org "199.27.76.223": true when it was written,
-// no longer.
-// Addresses change, names stay: that is why programs use names.
+// no longer. Addresses change, names stay: that is why programs use names.
 console.log(`\nThe book's 199.27.76.223 for www.python.org is out of date:
 addresses change, names stay (see deno task address --name www.python.org).`);
 
@@ -177,10 +176,10 @@ function commandLine(): string {
     default: { name: "localhost" },
     unknown: (arg: string) => usage(`unknown argument ${JSON.stringify(arg)}`),
   });
-  const name = flags.name.replace(/^\[(.*)\]$/, "$1"); // [::1] means ::1
-  // Letters, digits, `_ . : -` only: this turns away `[::1`, `::1]`, control
-  // characters, and zones such as fe80::1%eth0 (which network card to use
-  // for a link-local address), which this lesson does not support.
+  // [::1] means ::1. Then letters, digits and _ . : - only: no control
+  // character, no stray bracket, no zone (fe80::1%eth0, the network card
+  // for a link-local address: not supported).
+  const name = flags.name.replace(/^\[(.*)\]$/, "$1");
   if (!/^[\w.:-]+$/.test(name)) usage("--name must be a name or an address");
   return name;
 }

@@ -25,7 +25,7 @@
  */
 import { parseArgs } from "@std/cli/parse-args";
 
-const { files, only, details, figure } = commandLine(); // see the end
+const { files, only, details, figure } = commandLine(); // flags: see the end
 
 for (const [path, name] of files) {
   // Deno.open only opens the file: its bytes are read 1 MiB at a time, as

@@ -26,7 +26,7 @@
 import { parseArgs } from "@std/cli/parse-args";
 
 // --host: `hostname` as given, `host` as in URLs ([::1]); --port: `asked`
-const { hostname, host, asked } = commandLine(); // see the end of this file
+const { hostname, host, asked } = commandLine(); // flags: see the end
 
 // Try first, before printing anything: if we may not even try (a --host
 // outside --allow-net), one error line is all the reader sees. Port 0 asks
@@ -43,6 +43,8 @@ const udp = asked ? take("udp", asked) : 0;
  */
 function take(transport: "tcp" | "udp", port: number): number | string {
   try {
+    // The book's Python tuple ("www.yahoo.es", 80) is, in Deno, an object:
+    // { hostname: "www.yahoo.es", port: 80 }, as these calls take it.
     const socket = transport === "tcp"
       ? Deno.listen({ hostname, port })
       : Deno.listenDatagram({ hostname, port, transport });
@@ -55,7 +57,7 @@ function take(transport: "tcp" | "udp", port: number): number | string {
       return "is in use: a program has it (ss -tunap shows which).";
     } else if (error instanceof Deno.errors.PermissionDenied) {
       // Linux below net.ipv4.ip_unprivileged_port_start; macOS below 1024 on
-      // one address such as 127.0.0.1 (see the page below).
+      // one address such as 127.0.0.1 (see "Ports below 1024", further down).
       return "needs administrator rights here; use a port from 1024 up.";
     } else if (error instanceof Deno.errors.NotCapable) {
       const why = `Deno may not listen on ${host}: run deno run ` +
@@ -112,9 +114,7 @@ first, then RFC 6335's):\n`);
   // net.ipv4.ip_unprivileged_port_start (1024 unless changed; Docker sets 0
   // in its containers). macOS lets anyone since Mojave (10.14), but only on
   // all addresses at once (0.0.0.0): 127.0.0.1:80 still needs root. Windows
-  // never reserved them. (A program on a network is found by (host, port):
-  // the book's Python tuple ("www.yahoo.es", 80) is, in Deno, the object
-  // { hostname: "www.yahoo.es", port: 80 } that Deno.connect takes.)
+  // never reserved them.
   console.log(`
 Ports below 1024: Linux lets only administrators listen on them (unless
 net.ipv4.ip_unprivileged_port_start is lowered, as Docker does); macOS
@@ -167,9 +167,8 @@ function commandLine() {
     default: { host: "127.0.0.1" },
     unknown: (arg: string) => usage(`unknown argument ${JSON.stringify(arg)}`),
   });
-  // [::1] means ::1. Letters, digits, `_ . : -` only: this turns away `[::1`,
-  // `::1]`, control characters, and zones such as fe80::1%eth0, which we do
-  // not support.
+  // [::1] means ::1. Then letters, digits and _ . : - only: no control
+  // character, no stray bracket, no zone (fe80::1%eth0: not supported).
   const host = flags.host.replace(/^\[(.*)\]$/, "$1");
   if (!/^[\w.:-]+$/.test(host)) usage("--host must be a name or an address");
   const port = flags.port === undefined ? undefined : Number(flags.port);

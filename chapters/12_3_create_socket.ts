@@ -25,7 +25,7 @@
  */
 import { parseArgs } from "@std/cli/parse-args";
 
-commandLine(); // no flags, only --help: see the end of this file
+commandLine(); // no flags, only --help: see the end
 introduce(); // the book's socket, and Deno's three calls: see below
 
 // Every socket we make goes in `sockets`, so that we can close them all at

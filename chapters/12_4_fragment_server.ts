@@ -72,10 +72,9 @@ async function serve(conn: Deno.TcpConn) {
   sending.add(conn);
   let sent = 0, writes = 0;
   try {
-    // 64 KiB per write, while the client reads 1 KiB at a time: the reads
-    // need not line up with the writes. (The Length line makes 1 MiB spill
-    // into a 17th write.) conn.write, like the book's send(), may write only
-    // part: loop until all is out.
+    // 64 KiB per write, while fragmented reads 1 KiB at a time. (The Length
+    // line makes 1 MiB spill into a 17th write.) conn.write, like the book's
+    // send(), may write only part: loop until all is out.
     while (sent < data.length) {
       sent += await conn.write(data.subarray(sent, sent + 65536));
       writes += 1;
@@ -124,7 +123,7 @@ async function buildMessage(size: number) {
   return { data, digest };
 }
 
-// ---- The command line and stopping: as in every lesson ----
+// ---- The command line, stopping, printing addresses: as in every lesson ----
 
 function commandLine(): { hostname: string; port: number; size: number } {
   const help =
@@ -132,17 +131,20 @@ function commandLine(): { hostname: string; port: number; size: number } {
   --host HOST  address to listen on (default 127.0.0.1; ::1 for IPv6)
   --port PORT  port to listen on (default 10003; 0 = any free port)
   --size N     bytes in the message (default 1048576 = 1 MiB; at most 1 GiB)`;
+  const usage = (why: string) => exit(2, `${why} (run with --help for usage)`);
   if (Deno.args.includes("--help")) exit(0, help);
   const flags = parseArgs(Deno.args, {
     string: ["host", "port", "size"],
     default: { host: "127.0.0.1", port: "10003", size: "1048576" },
     unknown: (arg: string) => usage(`unknown argument ${JSON.stringify(arg)}`),
   });
-  // [::1] means ::1. Zones (fe80::1%eth0) are not supported: % is refused.
+  // [::1] means ::1. Then letters, digits and _ . : - only: no control
+  // character, no stray bracket, no zone (fe80::1%eth0: not supported).
   const host = flags.host.replace(/^\[(.*)\]$/, "$1");
   const port = /^\d{1,5}$/.test(flags.port) ? Number(flags.port) : NaN;
   const size = /^\d{1,10}$/.test(flags.size) ? Number(flags.size) : NaN;
   if (!/^[\w.:-]+$/.test(host)) usage("--host must be a name or an address");
+  // NaN <= 65535 is false: a --port that is not digits is turned away too.
   if (!(port <= 65535)) usage("--port must be a whole number from 0 to 65535");
   if (!(size <= 2 ** 30)) usage("--size must be from 0 to 1073741824 bytes");
   return { hostname: host, port, size };
@@ -153,10 +155,6 @@ function exit(code: number, message: string): never {
   if (code === 0) console.log(message);
   else console.error(`error: ${message}`);
   Deno.exit(code);
-}
-
-function usage(text: string): never {
-  exit(2, `${text} (run with --help for usage)`);
 }
 
 /** Ctrl-C (SIGINT), kill (SIGTERM) or a closed terminal (SIGHUP) aborts

@@ -26,8 +26,8 @@
 import { parseArgs } from "@std/cli/parse-args";
 import { encodeHex } from "@std/encoding/hex";
 
-const { hostname, port, chunkSize, maxBytes, seconds } = commandLine();
-const where = `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
+// --host, --port, --chunk-size, --max-bytes, --timeout: see the end
+const { hostname, port, where, chunkSize, maxBytes, seconds } = commandLine();
 // One deadline for all of it (the book has none): a silent sender, or one
 // that trickles a byte now and then, would keep us waiting for ever. When
 // it passes, the timer ends the program with its sentence.
@@ -116,13 +116,15 @@ function commandLine() {
   --chunk-size B  the most one read returns (default 1024; 1 to 16777216)
   --max-bytes B   stop beyond B bytes (default and most: 1073741824 = 1 GiB)
   --timeout S     give up after S seconds in all (default 10; at most a day)`;
+  const usage = (why: string) => exit(2, `${why} (run with --help for usage)`);
   if (Deno.args.includes("--help")) exit(0, help);
   const flags = parseArgs(Deno.args, {
     string: ["host", "port", "chunk-size", "max-bytes", "timeout"],
     default: { host: "127.0.0.1", port: "10003", timeout: "10" },
     unknown: (arg: string) => usage(`unknown argument ${JSON.stringify(arg)}`),
   });
-  // [::1] means ::1. Zones (fe80::1%eth0) are not supported: % is refused.
+  // [::1] means ::1. Then letters, digits and _ . : - only: no control
+  // character, no stray bracket, no zone (fe80::1%eth0: not supported).
   const host = flags.host.replace(/^\[(.*)\]$/, "$1");
   const whole = (s: string) => /^[1-9]\d{0,9}$/.test(s) ? Number(s) : NaN;
   const port = whole(flags.port);
@@ -130,6 +132,7 @@ function commandLine() {
   const maxBytes = whole(flags["max-bytes"] ?? "1073741824");
   const time = /^\d+(\.\d+)?$/.test(flags.timeout) ? Number(flags.timeout) : 0;
   if (!/^[\w.:-]+$/.test(host)) usage("--host must be a name or an address");
+  // NaN <= 65535 is false: a --port that is not digits is turned away too.
   if (!(port <= 65535)) usage("--port must be a whole number from 1 to 65535");
   if (!(chunkSize <= 2 ** 24)) usage("--chunk-size must be from 1 to 16777216");
   if (!(maxBytes <= 2 ** 30)) usage("--max-bytes must be from 1 to 1073741824");
@@ -137,7 +140,9 @@ function commandLine() {
   if (!(time > 0 && time <= 86400)) {
     usage("--timeout must be a number of seconds above 0, at most 86400");
   }
-  return { hostname: host, port, chunkSize, maxBytes, seconds: time };
+  // `127.0.0.1:10003`, or `[::1]:10003` for IPv6, as in URLs.
+  const where = `${host.includes(":") ? `[${host}]` : host}:${port}`;
+  return { hostname: host, port, where, chunkSize, maxBytes, seconds: time };
 }
 
 /** Ends the program: with the help (code 0), or with one line on stderr. */
@@ -145,8 +150,4 @@ function exit(code: number, message: string): never {
   if (code === 0) console.log(message);
   else console.error(`error: ${message}`);
   Deno.exit(code);
-}
-
-function usage(text: string): never {
-  exit(2, `${text} (run with --help for usage)`);
 }

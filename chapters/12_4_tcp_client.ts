@@ -25,7 +25,7 @@
  */
 import { parseArgs } from "@std/cli/parse-args";
 
-const { hostname, port, where, seconds } = commandLine(); // see end of file
+const { hostname, port, where, seconds } = commandLine(); // flags: see the end
 
 // The book's request, plus `Connection: close`. An HTTP/1.1 connection stays
 // open after the answer by default, waiting for the next question; as we
@@ -95,9 +95,9 @@ function explain(error: unknown): string {
     return `Nothing is listening on ${where} (connection refused): start a ` +
       `web server first (python3 -m http.server ${port} --bind ${hostname}).`;
   } else if (error instanceof Deno.errors.NotCapable) {
-    return `Deno may not connect to ${where}: run deno run --allow-net=` +
-      `${where} chapters/12_4_tcp_client.ts --host ${hostname} --port ` +
-      `${port} instead.`;
+    return `Deno was not allowed to reach ${where} (to allow it: deno run ` +
+      `--allow-net=${where} chapters/12_4_tcp_client.ts --host ${hostname}` +
+      ` --port ${port})`;
   } else if (String(error).includes("failed to lookup address")) {
     return `Could not find the address of "${hostname}" (the name does not ` +
       "resolve).";
@@ -123,20 +123,22 @@ function commandLine() {
     default: { host: "www.python.org", port: "80", timeout: "10" },
     unknown: (arg: string) => usage(`unknown argument ${JSON.stringify(arg)}`),
   });
-  // [::1] means ::1. Letters, digits, `_ . : -` only: this turns away `[::1`,
-  // `::1]`, control characters (which would also end up in our request),
-  // and zones such as fe80::1%eth0, which we do not support.
+  // [::1] means ::1. Then letters, digits and _ . : - only: no control
+  // character (it would end up in our request), no stray bracket, no zone
+  // (fe80::1%eth0: not supported).
   const host = flags.host.replace(/^\[(.*)\]$/, "$1");
   const port = /^[1-9]\d{0,4}$/.test(flags.port) ? Number(flags.port) : NaN;
-  const seconds = /^\d+(\.\d+)?$/.test(flags.timeout) ? +flags.timeout : 0;
+  const time = /^\d+(\.\d+)?$/.test(flags.timeout) ? Number(flags.timeout) : 0;
   if (!/^[\w.:-]+$/.test(host)) usage("--host must be a name or an address");
+  // NaN <= 65535 is false: a --port that is not digits is turned away too.
   if (!(port <= 65535)) usage("--port must be a whole number from 1 to 65535");
-  // A day at most: a timer over 2^31-1 ms (some 24.8 days) fires at once.
-  if (!(seconds > 0 && seconds <= 86400)) {
+  // A day at most: a timer over 2^31-1 ms (24.8 days) fires at once.
+  if (!(time > 0 && time <= 86400)) {
     usage("--timeout must be a number of seconds above 0, at most 86400");
   }
+  // `127.0.0.1:80`, or `[::1]:80` for IPv6, as in URLs.
   const where = `${host.includes(":") ? `[${host}]` : host}:${port}`;
-  return { hostname: host, port, where, seconds };
+  return { hostname: host, port, where, seconds: time };
 }
 
 /** Ends the program: with the help (code 0), or with one line on stderr. */

@@ -24,8 +24,7 @@
  */
 import { parseArgs } from "@std/cli/parse-args";
 
-const { hostname, port, seconds } = commandLine(); // flags: see the end
-const where = `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
+const { hostname, port, where, seconds } = commandLine(); // flags: see the end
 // One deadline for all of it: a wrong address may not answer, and a program
 // on the wrong port may never hang up.
 const signal = AbortSignal.timeout(seconds * 1000);
@@ -71,28 +70,34 @@ function explain(error: unknown): string {
 
 // ---- The command line and printing safely: as in every lesson ----
 
-function commandLine(): { hostname: string; port: number; seconds: number } {
+function commandLine() {
   const help =
     `Usage: deno task tcp-listener [--host HOST] [--port PORT] [--timeout S]
   --host HOST  the server's address (default 127.0.0.1; ::1 for IPv6)
   --port PORT  the server's port (default 10001)
   --timeout S  give up after S seconds (default 10; at most a day)`;
+  const usage = (why: string) => exit(2, `${why} (run with --help for usage)`);
   if (Deno.args.includes("--help")) exit(0, help);
   const flags = parseArgs(Deno.args, {
     string: ["host", "port", "timeout"],
     default: { host: "127.0.0.1", port: "10001", timeout: "10" },
     unknown: (arg: string) => usage(`unknown argument ${JSON.stringify(arg)}`),
   });
-  const host = flags.host.replace(/^\[(.*)\]$/, "$1"); // [::1] means ::1
+  // [::1] means ::1. Then letters, digits and _ . : - only: no control
+  // character, no stray bracket, no zone (fe80::1%eth0: not supported).
+  const host = flags.host.replace(/^\[(.*)\]$/, "$1");
   const port = /^[1-9]\d{0,4}$/.test(flags.port) ? Number(flags.port) : NaN;
   const time = /^\d+(\.\d+)?$/.test(flags.timeout) ? Number(flags.timeout) : 0;
   if (!/^[\w.:-]+$/.test(host)) usage("--host must be a name or an address");
+  // NaN <= 65535 is false: a --port that is not digits is turned away too.
   if (!(port <= 65535)) usage("--port must be a whole number from 1 to 65535");
   // A day at most: a timer over 2^31-1 ms (24.8 days) fires at once.
   if (!(time > 0 && time <= 86400)) {
     usage("--timeout must be a number of seconds above 0, at most 86400");
   }
-  return { hostname: host, port, seconds: time };
+  // `127.0.0.1:10001`, or `[::1]:10001` for IPv6, as in URLs.
+  const where = `${host.includes(":") ? `[${host}]` : host}:${port}`;
+  return { hostname: host, port, where, seconds: time };
 }
 
 /** Ends the program: with the help (code 0), or with one line on stderr. */
@@ -102,12 +107,11 @@ function exit(code: number, message: string): never {
   Deno.exit(code);
 }
 
-function usage(text: string): never {
-  exit(2, `${text} (run with --help for usage)`);
-}
-
-/** Control characters from the network (ESC starts the sequences that move
- * the cursor or clear the screen) shown as \u{1b} and so on, never obeyed. */
+/**
+ * Text from the network may hold control characters (ESC starts commands
+ * to the terminal), invisible ones, or ones that turn text right-to-left:
+ * we show each one as \u{HEX} instead of letting the terminal obey it.
+ */
 function safe(text: string): string {
   const unsafe = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu;
   return text.replace(unsafe, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`);

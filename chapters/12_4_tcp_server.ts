@@ -23,7 +23,7 @@
  */
 import { parseArgs } from "@std/cli/parse-args";
 
-const { hostname, port } = commandLine(); // --host, --port: see the end
+const { hostname, port } = commandLine(); // flags: see the end
 const stop = stopOnSignals(); // Ctrl-C, kill: see the end
 
 let count = 0; // clients so far: the N of each greeting
@@ -31,10 +31,10 @@ let pause = 0; // ms to wait after a failed accept(); 0 while accepts work
 try {
   // The book's socket(), bind() and listen(5) in one call. (The 5 was the
   // queue of clients not yet accepted, not a limit on clients.) The book
-  // binds to its computer's name, gethostname(): a network address, or on
-  // Debian 127.0.1.1, this computer only, as 127.0.0.1 is. To listen on
-  // every address: deno run --allow-net=0.0.0.0 chapters/12_4_tcp_server.ts
-  // --host 0.0.0.0
+  // binds to the computer's name, gethostname(): that may stand for a
+  // network address, or (on Debian) for 127.0.1.1, reachable from this
+  // computer only, as 127.0.0.1 is. To listen on every address: deno run
+  // --allow-net=0.0.0.0 chapters/12_4_tcp_server.ts --host 0.0.0.0
   const listener = Deno.listen({ hostname, port });
   // listener.addr is the real address: with --port 0, the port we got.
   console.log(`Listening on ${address(listener.addr)}`);
@@ -89,19 +89,22 @@ async function greet(conn: Deno.TcpConn, count: number): Promise<void> {
   }
 }
 
-// ---- The command line and stopping: as in every lesson ----
+// ---- The command line, stopping, printing addresses: as in every lesson ----
 
 function commandLine(): { hostname: string; port: number } {
   const help = `Usage: deno task tcp-server [--host HOST] [--port PORT]
   --host HOST  address to listen on (default 127.0.0.1; ::1 for IPv6)
   --port PORT  port to listen on (default 10001; 0 = any free port)`;
+  const usage = (why: string) => exit(2, `${why} (run with --help for usage)`);
   if (Deno.args.includes("--help")) exit(0, help);
   const flags = parseArgs(Deno.args, {
     string: ["host", "port"],
     default: { host: "127.0.0.1", port: "10001" },
     unknown: (arg: string) => usage(`unknown argument ${JSON.stringify(arg)}`),
   });
-  const host = flags.host.replace(/^\[(.*)\]$/, "$1"); // [::1] means ::1
+  // [::1] means ::1. Then letters, digits and _ . : - only: no control
+  // character, no stray bracket, no zone (fe80::1%eth0: not supported).
+  const host = flags.host.replace(/^\[(.*)\]$/, "$1");
   const port = /^\d{1,5}$/.test(flags.port) ? Number(flags.port) : NaN;
   if (!/^[\w.:-]+$/.test(host)) usage("--host must be a name or an address");
   // NaN <= 65535 is false: a --port that is not digits is turned away too.
@@ -114,10 +117,6 @@ function exit(code: number, message: string): never {
   if (code === 0) console.log(message);
   else console.error(`error: ${message}`);
   Deno.exit(code);
-}
-
-function usage(text: string): never {
-  exit(2, `${text} (run with --help for usage)`);
 }
 
 /** Aborted by Ctrl-C (SIGINT), kill (SIGTERM) or closing the terminal. */

@@ -71,8 +71,10 @@ function explain(error: unknown): string {
       "may not be running (deno task udp-server), or a datagram was lost " +
       "(UDP does not resend); try again, or wait longer with --timeout.";
   } else if (error instanceof Deno.errors.NotCapable) {
+    // Our own address too, when it is not the server's: 0.0.0.0 or [::].
+    const allow = here ? url : url + "," + hostname;
     return `Deno was not allowed to reach ${url}:${port} (to allow it: deno ` +
-      `run --unstable-net --allow-net=${url},${hostname} ` +
+      `run --unstable-net --allow-net=${allow} ` +
       `chapters/12_4_udp_client.ts --host ${host} --port ${port})`;
   } else if (String(error).includes("failed to lookup address")) {
     return `Could not find the address of "${host}" (the name does not ` +
@@ -90,6 +92,7 @@ function commandLine() {
   --port P     the server's port (default 25000)
   --message M  what to send (default "${hello}")
   --timeout S  seconds to wait for the answer (default 2; at most a day)`;
+  const usage = (why: string) => exit(2, `${why} (run with --help for usage)`);
   if (Deno.args.includes("--help")) exit(0, help);
   // `--message ''` hands parseArgs an empty word, which it would report as a
   // stray argument. Without it, `--message` has no value: parseArgs then
@@ -102,13 +105,15 @@ function commandLine() {
   // The book's gethostname('localhost') is an error: gethostname() takes no
   // argument and gives this computer's name. It meant gethostbyname(
   // 'localhost'), which gives 127.0.0.1; so does our --host localhost.
-  const given = flags.host.replace(/^\[(.*)\]$/, "$1"); // [::1] means ::1
+  // [::1] means ::1. Then letters, digits and _ . : - only: no control
+  // character, no stray bracket, no zone (fe80::1%eth0: not supported).
+  const given = flags.host.replace(/^\[(.*)\]$/, "$1");
   const host = given === "localhost" ? "127.0.0.1" : given;
   const port = /^[1-9]\d{0,4}$/.test(flags.port) ? Number(flags.port) : NaN;
   const time = /^\d+(\.\d+)?$/.test(flags.timeout) ? Number(flags.timeout) : 0;
   const message = new TextEncoder().encode(flags.message);
-  // No zones (fe80::1%eth0): we do not support them.
   if (!/^[\w.:-]+$/.test(host)) usage("--host must be a name or an address");
+  // NaN <= 65535 is false: a --port that is not digits is turned away too.
   if (!(port <= 65535)) usage("--port must be a whole number from 1 to 65535");
   // A day at most: a timer over 2^31-1 ms (24.8 days) fires at once.
   if (!(time > 0 && time <= 86400)) {
@@ -127,13 +132,11 @@ function exit(code: number, message: string): never {
   Deno.exit(code);
 }
 
-function usage(text: string): never {
-  exit(2, `${text} (run with --help for usage)`);
-}
-
-/** The server's text could hold control characters (ESC starts the
- * sequences that clear a screen): each is shown as its number, never
- * obeyed. */
+/**
+ * Text from the network may hold control characters (ESC starts commands
+ * to the terminal), invisible ones, or ones that turn text right-to-left:
+ * we show each one as \u{HEX} instead of letting the terminal obey it.
+ */
 function safe(text: string): string {
   const unsafe = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu;
   return text.replace(unsafe, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`);

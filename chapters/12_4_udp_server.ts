@@ -25,7 +25,7 @@
  */
 import { parseArgs } from "@std/cli/parse-args";
 
-const { hostname, port } = commandLine(); // --host, --port: see the end
+const { hostname, port } = commandLine(); // flags: see the end
 const stop = stopOnSignals(); // Ctrl-C, kill: see the end
 
 // On Linux and macOS, the book's recvfrom(2048) silently throws away all
@@ -33,7 +33,8 @@ const stop = stopOnSignals(); // Ctrl-C, kill: see the end
 // UDP never splits one across two receives. A datagram carries up to 65,507
 // bytes over IPv4, 65,527 over IPv6: this buffer, reused for each one,
 // holds any of them whole.
-const buffer = new Uint8Array(65527), encoder = new TextEncoder();
+const buffer = new Uint8Array(65527);
+const encoder = new TextEncoder();
 try {
   // The book's socket(AF_INET, SOCK_DGRAM) and bind() in one call. The book
   // binds to "", every address of the computer: anyone who can reach it can
@@ -88,17 +89,19 @@ function commandLine(): { hostname: string; port: number } {
   const help = `Usage: deno task udp-server [--host HOST] [--port PORT]
   --host HOST  address to listen on (default 127.0.0.1; ::1 for IPv6)
   --port PORT  port to listen on (default 25000; 0 = any free port)`;
+  const usage = (why: string) => exit(2, `${why} (run with --help for usage)`);
   if (Deno.args.includes("--help")) exit(0, help);
   const flags = parseArgs(Deno.args, {
     string: ["host", "port"],
     default: { host: "127.0.0.1", port: "25000" },
     unknown: (arg: string) => usage(`unknown argument ${JSON.stringify(arg)}`),
   });
-  const host = flags.host.replace(/^\[(.*)\]$/, "$1"); // [::1] means ::1
+  // [::1] means ::1. Then letters, digits and _ . : - only: no control
+  // character, no stray bracket, no zone (fe80::1%eth0: not supported).
+  const host = flags.host.replace(/^\[(.*)\]$/, "$1");
   const port = /^\d{1,5}$/.test(flags.port) ? Number(flags.port) : NaN;
-  // Letters, digits, dots, colons and dashes: no brackets left over, no
-  // control characters, and no IPv6 zones (fe80::1%eth0), not supported.
   if (!/^[\w.:-]+$/.test(host)) usage("--host must be a name or an address");
+  // NaN <= 65535 is false: a --port that is not digits is turned away too.
   if (!(port <= 65535)) usage("--port must be a whole number from 0 to 65535");
   return { hostname: host, port };
 }
@@ -108,10 +111,6 @@ function exit(code: number, message: string): never {
   if (code === 0) console.log(message);
   else console.error(`error: ${message}`);
   Deno.exit(code);
-}
-
-function usage(text: string): never {
-  exit(2, `${text} (run with --help for usage)`);
 }
 
 /** Aborted by Ctrl-C (SIGINT), kill (SIGTERM) or closing the terminal. */
@@ -130,10 +129,13 @@ function address({ hostname, port }: Deno.NetAddr): string {
   return `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
 }
 
-/** The book prints what a peer sent as it came. But a peer can send the ESC
- * sequences that clear a screen, a line break and a fake log line, bidi
- * controls that turn text around... So every control, format or separator
- * character is shown as its number, ESC as \u{1b}: shown, never obeyed. */
+/**
+ * Text from the network may hold control characters (ESC starts commands
+ * to the terminal), invisible ones, or ones that turn text right-to-left:
+ * we show each one as \u{HEX} instead of letting the terminal obey it. (The
+ * book prints what a peer sent as it came: a line break and a fake log line
+ * from a peer would look like ours.)
+ */
 function safe(text: string): string {
   const unsafe = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu;
   return text.replace(unsafe, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`);

@@ -87,8 +87,8 @@ function explain(error: unknown): string {
     return `Nothing is listening on ${where} (connection refused): start ` +
       "the server first (deno task json-server).";
   } else if (error instanceof Deno.errors.NotCapable) {
-    return `Deno may not connect to ${where} (to reach it, run deno run ` +
-      `--allow-net=${where} chapters/12_5_json_client.ts with your flags).`;
+    return `Deno was not allowed to reach ${where} (to allow it: deno run ` +
+      `--allow-net=${where} chapters/12_5_json_client.ts and your flags)`;
   } else if (String(error).includes("failed to lookup address")) {
     return `Could not find the address of "${hostname}" (the name does not ` +
       "resolve).";
@@ -115,14 +115,16 @@ function commandLine() {
     default: { host: "127.0.0.1", port: "12345", data: book, timeout: "5" },
     unknown: (arg: string) => usage(`unknown argument ${JSON.stringify(arg)}`),
   });
-  // [::1] means ::1. The check refuses zones (fe80::1%eth0): not supported.
+  // [::1] means ::1. Then letters, digits and _ . : - only: no control
+  // character, no stray bracket, no zone (fe80::1%eth0: not supported).
   const host = flags.host.replace(/^\[(.*)\]$/, "$1");
   const port = /^[1-9]\d{0,4}$/.test(flags.port) ? Number(flags.port) : NaN;
-  const seconds = /^\d+(\.\d+)?$/.test(flags.timeout) ? +flags.timeout : 0;
+  const time = /^\d+(\.\d+)?$/.test(flags.timeout) ? Number(flags.timeout) : 0;
   if (!/^[\w.:-]+$/.test(host)) usage("--host must be a name or an address");
+  // NaN <= 65535 is false: a --port that is not digits is turned away too.
   if (!(port <= 65535)) usage("--port must be a whole number from 1 to 65535");
-  // A day at most: a timer over 2^31-1 ms (some 24.8 days) fires at once.
-  if (!(seconds > 0 && seconds <= 86400)) {
+  // A day at most: a timer over 2^31-1 ms (24.8 days) fires at once.
+  if (!(time > 0 && time <= 86400)) {
     usage("--timeout must be a number of seconds above 0, at most 86400");
   }
   // Sending text that is not JSON would be a mistake in how we were called.
@@ -131,8 +133,9 @@ function commandLine() {
   } catch {
     usage(`--data must be JSON, like '{"name": "Ann"}' or 42`);
   }
+  // `127.0.0.1:12345`, or `[::1]:12345` for IPv6, as in URLs.
   const where = `${host.includes(":") ? `[${host}]` : host}:${port}`;
-  return { hostname: host, port, where, data: flags.data, seconds };
+  return { hostname: host, port, where, data: flags.data, seconds: time };
 }
 
 /** Ends the program: with the help (code 0), or with one line on stderr. */

@@ -25,7 +25,7 @@
  */
 import { parseArgs } from "@std/cli/parse-args";
 
-const { hostname, port, seconds } = commandLine(); // see the end of this file
+const { hostname, port, seconds } = commandLine(); // flags: see the end
 
 // The book's socket(), bind() and listen(1) in one call. It binds to
 // gethostname(); we, to 127.0.0.1 (this computer only) unless --host.
@@ -33,8 +33,8 @@ let listener: Deno.TcpListener;
 try {
   listener = Deno.listen({ hostname, port });
 } catch (error) {
-  const taken = `Port ${port} on ${hostname} is in use by another program.`;
-  exit(1, error instanceof Deno.errors.AddrInUse ? taken : `${error}`);
+  const inUse = `Port ${port} on ${hostname} is in use by another program.`;
+  exit(1, error instanceof Deno.errors.AddrInUse ? inUse : `${error}`);
 }
 console.log(`Listening on ${address(listener.addr)}`);
 // Ctrl-C closes the listener: no new clients; open connections get 2 s.
@@ -82,8 +82,8 @@ clearInterval(sweeper);
 console.log(`Server stopped (${stop.signal}).`);
 
 async function echo(conn: Deno.TcpConn): Promise<void> {
-  // 1024 clients at once is our limit: more are closed at once, with one
-  // line per 1000 of them (a flood of clients must not flood the log).
+  // 1024 clients at once is our limit: we hang up on more straight away,
+  // with one line per 1000 of them (a flood must not flood the log).
   if (open.size >= 1024) {
     if (refused % 1000 === 0) console.log("Server full.");
     refused += 1;
@@ -125,7 +125,8 @@ async function echo(conn: Deno.TcpConn): Promise<void> {
       if (n === buffer.length && n < 65536) buffer = new Uint8Array(2 * n);
     }
   } catch (error) {
-    // The client vanished (its program crashed, say): one line, no more.
+    // The connection failed (reset by the client, say), or the sweeper
+    // closed it: the first reason given to abort() is the one kept.
     closing.abort(`; ${error}`);
   }
   closing.abort(""); // closes it, unless the sweeper or an error did
@@ -149,14 +150,16 @@ function commandLine() {
     default: { host: "127.0.0.1", port: "12345", timeout: "60" },
     unknown: (arg: string) => usage(`unknown argument ${JSON.stringify(arg)}`),
   });
-  // [::1] means ::1. The check refuses zones (fe80::1%eth0): not supported.
+  // [::1] means ::1. Then letters, digits and _ . : - only: no control
+  // character, no stray bracket, no zone (fe80::1%eth0: not supported).
   const host = flags.host.replace(/^\[(.*)\]$/, "$1");
   const port = /^\d{1,5}$/.test(flags.port) ? Number(flags.port) : NaN;
-  const seconds = /^\d+(\.\d+)?$/.test(flags.timeout) ? +flags.timeout : 0;
+  const time = /^\d+(\.\d+)?$/.test(flags.timeout) ? Number(flags.timeout) : 0;
   if (!/^[\w.:-]+$/.test(host)) usage("--host must be a name or an address");
+  // NaN <= 65535 is false: a --port that is not digits is turned away too.
   if (!(port <= 65535)) usage("--port must be a whole number from 0 to 65535");
-  if (!(seconds > 0)) usage("--timeout must be a number of seconds above 0");
-  return { hostname: host, port, seconds };
+  if (!(time > 0)) usage("--timeout must be a number of seconds above 0");
+  return { hostname: host, port, seconds: time };
 }
 
 /** Ends the program: with the help (code 0), or with one line on stderr. */

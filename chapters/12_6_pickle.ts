@@ -24,7 +24,7 @@
  */
 import { parseArgs } from "@std/cli/parse-args";
 
-const { hostname, port, where, seconds } = commandLine(); // see end of file
+const { hostname, port, where, seconds } = commandLine(); // flags: see the end
 
 /** The book's class: a person with a name, who is male or not. */
 class Person {
@@ -83,12 +83,12 @@ try {
 clearTimeout(timer);
 
 // Then check that it is exactly how we write a Person, and nothing else.
-// Exactly these keys. Object.keys lists the object's own keys, "__proto__"
-// too (JSON.parse makes it an ordinary key): it gets no further than here.
-// (We do not print the keys: they are text from the network.)
-// (Object(value) is the object itself; for null, a number or true it is an
-// empty object, for a text or an array one with a key per character or
-// element: none of these has the right keys.)
+// First its keys, exactly these three. Object(value) is the object itself
+// (for null, a number or true, an empty object; for a text or an array, one
+// key per character or element: never the right keys). Object.keys lists
+// its own keys, "__proto__" too (JSON.parse makes that an ordinary key), so
+// such a key gets no further than here. We do not print the keys: they are
+// text from the network.
 const keys = Object.keys(Object(value)).sort().join(", ");
 if (keys !== "male, name, type") refuse("its keys must be type, name and male");
 const { type, name, male } = value as Record<string, unknown>;
@@ -118,8 +118,8 @@ function explain(error: unknown): string {
     return `Nothing is listening on ${where} (connection refused): start ` +
       "the server first (deno task json-server).";
   } else if (error instanceof Deno.errors.NotCapable) {
-    return `Deno may not connect to ${where} (to reach it, run deno run ` +
-      `--allow-net=${where} chapters/12_6_pickle.ts with your flags).`;
+    return `Deno was not allowed to reach ${where} (to allow it: deno run ` +
+      `--allow-net=${where} chapters/12_6_pickle.ts and your flags)`;
   } else if (error instanceof SyntaxError || error instanceof TypeError) {
     return `${where} sent back something that is not JSON.`; // parse, decode
   } else if (String(error).includes("failed to lookup address")) {
@@ -144,18 +144,21 @@ function commandLine() {
     default: { host: "127.0.0.1", port: "12345", timeout: "5" },
     unknown: (arg: string) => usage(`unknown argument ${JSON.stringify(arg)}`),
   });
-  // [::1] means ::1. The check refuses zones (fe80::1%eth0): not supported.
+  // [::1] means ::1. Then letters, digits and _ . : - only: no control
+  // character, no stray bracket, no zone (fe80::1%eth0: not supported).
   const host = flags.host.replace(/^\[(.*)\]$/, "$1");
   const port = /^[1-9]\d{0,4}$/.test(flags.port) ? Number(flags.port) : NaN;
-  const seconds = /^\d+(\.\d+)?$/.test(flags.timeout) ? +flags.timeout : 0;
+  const time = /^\d+(\.\d+)?$/.test(flags.timeout) ? Number(flags.timeout) : 0;
   if (!/^[\w.:-]+$/.test(host)) usage("--host must be a name or an address");
+  // NaN <= 65535 is false: a --port that is not digits is turned away too.
   if (!(port <= 65535)) usage("--port must be a whole number from 1 to 65535");
-  // A day at most: a timer over 2^31-1 ms (some 24.8 days) fires at once.
-  if (!(seconds > 0 && seconds <= 86400)) {
+  // A day at most: a timer over 2^31-1 ms (24.8 days) fires at once.
+  if (!(time > 0 && time <= 86400)) {
     usage("--timeout must be a number of seconds above 0, at most 86400");
   }
+  // `127.0.0.1:12345`, or `[::1]:12345` for IPv6, as in URLs.
   const where = `${host.includes(":") ? `[${host}]` : host}:${port}`;
-  return { hostname: host, port, where, seconds };
+  return { hostname: host, port, where, seconds: time };
 }
 
 /** Ends the program: with the help (code 0), or with one line on stderr. */
