@@ -113,6 +113,23 @@ async function goodClientChats(
   ]);
 }
 
+/**
+ * The raw server `peer` waits for our client to hang up, hangs up too, and
+ * the client ends with `code` and exactly `stderr`.
+ */
+async function clientEnds(
+  client: TaskProcess,
+  peer: RawPeer,
+  code: number,
+  stderr: string,
+): Promise<void> {
+  await peer.closed();
+  peer.close();
+  const result = await client.finished();
+  assertEquals(result.code, code);
+  assertEquals(result.stderr, stderr);
+}
+
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 
@@ -1119,12 +1136,10 @@ Deno.test("chat client: a server that is not a chat server", async () => {
   const frame = await peer.frame();
   assertEquals(frame.type, "error");
   assertEquals(frame.code, "not-json");
-  await peer.closed();
-  peer.close();
-  const result = await client.finished();
-  assertEquals(result.code, 1);
-  assertEquals(
-    result.stderr,
+  await clientEnds(
+    client,
+    peer,
+    1,
     `error: 127.0.0.1:${peer.localPort} sent a line that is not JSON; told it so ` +
       `and hung up. Is it a chat server (deno task chat server)?`,
   );
@@ -1176,12 +1191,10 @@ Deno.test("chat client: a server that sends out of turn", async () => {
   await peer.sendFrame({ type: "message", text: "me first" });
   const frame = await peer.frame();
   assertEquals(frame.code, "out-of-turn");
-  await peer.closed();
-  peer.close();
-  const result = await client.finished();
-  assertEquals(result.code, 1);
-  assertEquals(
-    result.stderr,
+  await clientEnds(
+    client,
+    peer,
+    1,
     "error: alice sent a message out of turn (it was bob's turn); told it " +
       "so and hung up.",
   );
@@ -1527,12 +1540,10 @@ Deno.test("chat client: an error with a digit in its code (bad-utf8) is shown, n
     message: "You sent a line that is not valid UTF-8.",
   });
   // Rule 5: no error answers an error. The client only hangs up.
-  await peer.closed();
-  peer.close();
-  const result = await client.finished();
-  assertEquals(result.code, 1);
-  assertEquals(
-    result.stderr,
+  await clientEnds(
+    client,
+    peer,
+    1,
     "error: alice ended the chat with an error: You sent a line that is " +
       "not valid UTF-8. (bad-utf8)",
   );

@@ -337,27 +337,31 @@ class Watch {
       this.#timer = undefined;
     }
     if (!watched || !this.#available) return 0;
-    let group = true;
-    try {
-      Deno.kill(-pid, "SIGKILL");
-    } catch {
-      group = false; // nothing left in its group
-    }
-    if (!group && !pipesOpen && watched.members.size === 1) return 0;
-    let left = 0;
-    for (const process of this.#scan()) {
-      if (process.state === "Z" || process.started < watched.since) continue;
-      const ours = process.pgrp === pid || watched.members.has(process.pid) ||
-        this.#marked(process.pid, watched.marker);
-      if (!ours || process.pid === Deno.pid) continue;
-      left++;
+    // With no sign of anything left, one signal to its group tells (it
+    // fails when the group is empty) and ends what was there.
+    if (!pipesOpen && watched.members.size === 1) {
       try {
-        Deno.kill(process.pid, "SIGKILL");
+        Deno.kill(-pid, "SIGKILL");
+      } catch {
+        return 0; // nothing left in its group
+      }
+    }
+    // Count first, then kill: a process killed before it was counted could
+    // look as if it had ended by itself.
+    const left = [...this.#scan()].filter((process) =>
+      process.state !== "Z" && process.started >= watched.since &&
+      process.pid !== Deno.pid &&
+      (process.pgrp === pid || watched.members.has(process.pid) ||
+        this.#marked(process.pid, watched.marker))
+    );
+    for (const target of [-pid, ...left.map((process) => process.pid)]) {
+      try {
+        Deno.kill(target, "SIGKILL"); // -pid: its whole group, new ones too
       } catch {
         // Gone already.
       }
     }
-    return left;
+    return left.length;
   }
 
   #marked(pid: number, marker: string): boolean {
