@@ -3,7 +3,7 @@
 // trying, and what that does not show.
 
 import { assert, assertEquals, assertMatch } from "@std/assert";
-import { freePort, ROOT, runTask } from "./_helpers.ts";
+import { ROOT, runTask } from "./_helpers.ts";
 
 /** The two range lines the script prints for `port`, not in Table 12.1. */
 function rangeLines(port: number): string[] {
@@ -183,8 +183,46 @@ Deno.test("ports --port 50000 is in the dynamic/private range", async () => {
   assertEquals(result.stdout.split("\n").slice(0, 2), rangeLines(50000));
 });
 
+/** Whether nothing holds `port` on 127.0.0.1 for `transport`: tried. */
+function freeFor(port: number, transport: "tcp" | "udp"): boolean {
+  try {
+    if (transport === "tcp") {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+    } else {Deno.listenDatagram({ hostname: "127.0.0.1", port, transport })
+        .close();}
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A port taken by `take` (on 127.0.0.1) whose twin of the other transport
+ * nothing holds: on a busy machine a port the system picks for one may be
+ * in use for the other, so that is tried, and another port taken if so.
+ */
+function takenWithFreeTwin<T extends { close(): void }>(
+  take: () => T,
+  portOf: (taken: T) => number,
+  twin: "tcp" | "udp",
+): T {
+  for (let tries = 0; tries < 50; tries++) {
+    const taken = take();
+    if (freeFor(portOf(taken), twin)) return taken;
+    taken.close();
+  }
+  throw new Error(`no port with a free ${twin} twin in 50 tries`);
+}
+
+const tcpPort = (listener: Deno.TcpListener) => listener.addr.port;
+const udpPort = (conn: Deno.DatagramConn) => (conn.addr as Deno.NetAddr).port;
+
 Deno.test("ports says a TCP port another program listens on is in use", async () => {
-  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const taken = takenWithFreeTwin(
+    () => Deno.listen({ hostname: "127.0.0.1", port: 0 }),
+    tcpPort,
+    "udp",
+  );
   try {
     const port = taken.addr.port;
     const result = await runTask("ports", ["--port", `${port}`]);
@@ -222,13 +260,14 @@ Deno.test("ports says a TCP port held by one end of a connection is in use", asy
 });
 
 Deno.test("ports says a UDP port another program has is in use, its TCP twin free", async () => {
-  const taken = Deno.listenDatagram({
-    hostname: "127.0.0.1",
-    port: 0,
-    transport: "udp",
-  });
+  const taken = takenWithFreeTwin(
+    () =>
+      Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" }),
+    udpPort,
+    "tcp",
+  );
   try {
-    const port = (taken.addr as Deno.NetAddr).port;
+    const port = udpPort(taken);
     const result = await runTask("ports", ["--port", `${port}`]);
     assertEquals(result.code, 0);
     assertEquals(
@@ -241,7 +280,13 @@ Deno.test("ports says a UDP port another program has is in use, its TCP twin fre
 });
 
 Deno.test("ports says a port nobody listens on is free", async () => {
-  const port = freePort();
+  const unused = takenWithFreeTwin(
+    () => Deno.listen({ hostname: "127.0.0.1", port: 0 }),
+    tcpPort,
+    "udp",
+  );
+  const port = tcpPort(unused);
+  unused.close(); // now nothing holds it, for TCP or UDP
   const result = await runTask("ports", ["--port", `${port}`]);
   assertEquals(result.code, 0);
   assertEquals(
