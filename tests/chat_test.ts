@@ -751,6 +751,7 @@ Deno.test("chat server: each bad peer gets an error frame and one line", async (
       // UTF-16 units, the 37th would be the first half of the emoji.
       const name = "e".repeat(35) + "😀".repeat(5);
       const before = server.stderrLines.length;
+      const waiting = waitings(server);
       using peer = await RawPeer.connect(address);
       await peer.sendFrame(hello(name));
       assertEquals((await peer.frame()).type, "hello");
@@ -764,6 +765,7 @@ Deno.test("chat server: each bad peer gets an error frame and one line", async (
       await peer.closed();
       peer.close();
       assert(!hasControls(await newStderrLine(server, before)));
+      await freeAgain(server, waiting);
     },
   );
 
@@ -921,6 +923,7 @@ Deno.test("chat server: each bad peer gets an error frame and one line", async (
     "an error first is no mistake: shown, not answered",
     async () => {
       const before = server.stderrLines.length;
+      const waiting = waitings(server);
       using peer = await RawPeer.connect(address);
       assertEquals(await peer.frame(), hello("alice"));
       await peer.sendFrame({
@@ -935,6 +938,7 @@ Deno.test("chat server: each bad peer gets an error frame and one line", async (
         `127.0.0.1:${peer.localPort} ended the chat with an error: Bye! ` +
           "(e2e-test)",
       );
+      await freeAgain(server, waiting);
     },
   );
 
@@ -942,6 +946,7 @@ Deno.test("chat server: each bad peer gets an error frame and one line", async (
     "a bye before the client's hello: its address left",
     async () => {
       const before = server.stderrLines.length;
+      const waiting = waitings(server);
       using peer = await RawPeer.connect(address);
       assertEquals(await peer.frame(), hello("alice"));
       await peer.sendFrame({ type: "bye" });
@@ -951,7 +956,7 @@ Deno.test("chat server: each bad peer gets an error frame and one line", async (
       await server.waitForLine(
         new RegExp(`^127\\.0\\.0\\.1:${peer.localPort} left the chat$`),
       );
-      await sleep(20);
+      await freeAgain(server, waiting);
       assertEquals(server.stderrLines.length, before);
     },
   );
