@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { concat } from "@std/bytes/concat";
 import { TextLineStream } from "@std/streams/text-line-stream";
 import { ROOT, within } from "../task_process.ts";
 
@@ -367,7 +368,7 @@ export class ByteReader {
     if (piece === "timeout") return false;
     this.#reading = null;
     if (piece === null) this.hungUp = true;
-    else this.#pending = concat(this.#pending, piece);
+    else this.#pending = concat([this.#pending, piece]);
     return piece !== null;
   }
 
@@ -404,17 +405,6 @@ export async function readUntilHangUp(
   const reader = new ByteReader(conn);
   const bytes = await reader.rest(Date.now() + ms, most);
   return { bytes, hungUp: reader.hungUp };
-}
-
-/** Runs of bytes, one after the other, as one. */
-export function concat(...parts: Uint8Array[]): Uint8Array {
-  const all = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    all.set(part, at);
-    at += part.length;
-  }
-  return all;
 }
 
 /** Closes a connection, ignoring one that is closed already. */

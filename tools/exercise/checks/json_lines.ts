@@ -7,9 +7,9 @@
  *
  * @module
  */
+import { concat } from "@std/bytes/concat";
 import {
   close,
-  concat,
   type Context,
   type Exercise,
   Fail,
@@ -68,7 +68,7 @@ const WRITES: [Uint8Array, string][] = [
   ],
   [ZOE.subarray(CUT, SECOND), `the rest of "ë", and more of line 5`],
   [
-    concat(ZOE.subarray(SECOND), encode(LINES[5])),
+    concat([ZOE.subarray(SECOND), encode(LINES[5])]),
     "the end of line 5, and line 6",
   ],
 ];

@@ -8,10 +8,10 @@
  *
  * @module
  */
+import { concat } from "@std/bytes/concat";
 import {
   ByteReader,
   close,
-  concat,
   type Context,
   count,
   type Exercise,
@@ -78,7 +78,7 @@ const F = MESSAGES.map(frame);
 const HALF = 4 + encode("Grüße, ").length + 1; // into 世 by one byte
 const WRITES: [Uint8Array, string][] = [
   [
-    concat(F[0], F[1]),
+    concat([F[0], F[1]]),
     `message 1, "Hello" (5 bytes), and message 2, empty (0 bytes): two messages in one piece`,
   ],
   [F[2].subarray(0, 2), "the first 2 bytes of message 3's 4-byte length"],
@@ -87,13 +87,13 @@ const WRITES: [Uint8Array, string][] = [
     `the other 2, and message 3 up to the middle of 世 (3 bytes in UTF-8)`,
   ],
   [
-    concat(F[2].subarray(HALF), F[3].subarray(0, 4 + 30_000)),
+    concat([F[2].subarray(HALF), F[3].subarray(0, 4 + 30_000)]),
     `the rest of message 3, "Grüße, 世界" (${
       MESSAGES[2].length
     } bytes), then message 4's length (100,000) and its first 30,000 bytes`,
   ],
   [
-    concat(F[3].subarray(4 + 30_000), F[4].subarray(0, 1)),
+    concat([F[3].subarray(4 + 30_000), F[4].subarray(0, 1)]),
     "the other 70,000 bytes of message 4, and the first byte of message 5's length",
   ],
   [F[4].subarray(1), `the other 3, and message 5, "Bye" (3 bytes)`],
