@@ -14,7 +14,7 @@ export {
   sleep,
   TaskProcess,
 } from "../tools/task_process.ts";
-import { type Listening, ROOT } from "../tools/task_process.ts";
+import { isDenoDownload, type Listening, ROOT } from "../tools/task_process.ts";
 
 /** Connects to `address` and returns everything it sends until it closes. */
 export async function readAll(address: Listening): Promise<Uint8Array> {
@@ -48,6 +48,8 @@ export async function runDeno(
   return {
     code: output.code,
     stdout: text(output.stdout),
-    stderr: text(output.stderr),
+    stderr: text(output.stderr).split("\n").filter((line) =>
+      !isDenoDownload(line)
+    ).join("\n"),
   };
 }
