@@ -209,17 +209,23 @@ export class TaskProcess implements AsyncDisposable {
    * Waits until stdout (or stderr, with `stream: "stderr"`) has a line that
    * matches `pattern`, and returns the match. Fails the test, showing what
    * was printed, if no such line comes in time or the process ends first.
+   * With `after: N`, the first N lines are not looked at (for a line that
+   * was printed before too, such as a server's second "Waiting ...").
    */
   async waitForLine(
     pattern: RegExp,
-    options: { stream?: "stdout" | "stderr"; timeoutMs?: number } = {},
+    options: {
+      stream?: "stdout" | "stderr";
+      timeoutMs?: number;
+      after?: number;
+    } = {},
   ): Promise<RegExpMatchArray> {
     const lines = options.stream === "stderr"
       ? this.stderrLines
       : this.stdoutLines;
     const timeoutMs = options.timeoutMs ?? DEFAULT_WAIT_MS;
     const started = Date.now();
-    let checked = 0;
+    let checked = options.after ?? 0;
     while (true) {
       for (; checked < lines.length; checked++) {
         const match = lines[checked].match(pattern);
