@@ -16,10 +16,10 @@
  *      3  0.000089  10.77.0.2:46676 → 10.77.0.1:10001  [ACK] seq=1 ack=1 len=0
  *      4  0.007420  10.77.0.1:10001 → 10.77.0.2:46676  [PSH, ACK] seq=1 a…
  *
- * --packet 4 shows every field of packet 4 and what it means; --figure
- * draws Figures 12.1 and 12.2 with the packet's values in the boxes. Also
- * in chapters/captures/: udp.pcap, lossy.pcap (segments lost and sent
- * again), loopback-offload.pcap (unfinished checksums), greeting.pcapng.
+ * (Lines 2 and 4 are cut at "a…" here.) --packet 4 shows each field of
+ * packet 4 and its meaning; --figure draws Figures 12.1 and 12.2 with its
+ * values in the boxes. Also in chapters/captures/: udp.pcap, lossy.pcap
+ * (segments lost, sent again), loopback-offload.pcap (unfinished checksums).
  *
  * @module
  */

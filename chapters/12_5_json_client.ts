@@ -11,7 +11,7 @@
  *
  *   $ deno task json-client --data '[12345678901234567890, 1e400]'
  *   [12345678901234567890, 1e400]
- *   As JavaScript reads it: [12345678901234567000,null]
+ *   Parsed and written back: [12345678901234567000,null]
  *
  * We send the book's bytes exactly (Python's json.dumps of its dictionary)
  * and print the text that came back; the book prints what json.loads made
@@ -79,7 +79,7 @@ console.log(safe(text));
 // differs from JSON.stringify's.
 const compact = text.replace(/("(?:[^"\\]|\\.)*")|\s+/g, "$1");
 const again = JSON.stringify(value);
-if (again !== compact) console.log(`As JavaScript reads it: ${safe(again)}`);
+if (again !== compact) console.log(`Parsed and written back: ${safe(again)}`);
 
 /** One sentence for each thing that can go wrong, and what to do. */
 function explain(error: unknown): string {

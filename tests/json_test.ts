@@ -286,7 +286,7 @@ Deno.test("json-client prints, and json-server logs, numbers and keys exactly as
     assertEquals([client.code, client.stderr], [0, ""]);
     assertEquals(client.stdout.split("\n"), [
       data,
-      `As JavaScript reads it: ${javascript}`,
+      `Parsed and written back: ${javascript}`,
     ]);
     await server.waitForLine(
       new RegExp(` sent ${data.length} bytes: ${RegExp.escape(data)}$`),

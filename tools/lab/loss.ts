@@ -12,7 +12,7 @@
  * 1. UDP: of 1,000 numbered datagrams, about 200 never arrive. The output
  *    lists which ones. tcpdump on both cables shows where: every one
  *    leaves A, the missing ones never reach B's cable, and the router's
- *    own counter (iptables) says it dropped exactly those. The sender was
+ *    own counter (iptables) counts exactly as many drops. The sender was
  *    told nothing: every send() succeeded.
  * 2. TCP: the same 4 MiB as on a path without loss arrive whole (the same
  *    SHA-256 on both sides, both times). The price is time, and the work
@@ -373,12 +373,15 @@ export async function loss(lab: Lab, options: LossOptions): Promise<void> {
   );
   paragraph(
     capped
-      ? `The sysctl on A: TCP sends a segment again when no acknowledgement
-        for it has come within its retransmission timeout (at least 0.2 s
-        on Linux), and doubles that timeout each time the same segment is
-        lost again, up to 120 s. The same segment lost several times in a
-        row would leave the transfer waiting for seconds, then minutes;
-        ${rtoMax} (Linux 6.15 and later) caps each wait at 1 s.`
+      ? `The sysctl on A: TCP sends a lost segment again in one of two
+        ways. Mostly at once: the segments after it reach B, whose
+        acknowledgements keep naming the first byte still missing (and,
+        with SACK, what came after it), so A sends it again within a round
+        trip ("fast retransmit", RFC 5681). When nothing comes after it to
+        tell (the last segment, say), A waits for its retransmission
+        timeout (at least 0.2 s on Linux), doubled each time the same
+        segment is lost again, up to 120 s: seconds, then minutes, of
+        waiting. ${rtoMax} (Linux 6.15 and later) caps each wait at 1 s.`
       : `(This kernel has no ${rtoMax}, new in Linux 6.15: A's waits
         between resends double up to 120 s, uncapped.)`,
     "  ",
