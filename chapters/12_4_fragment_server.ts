@@ -27,8 +27,10 @@ import { parseArgs } from "@std/cli/parse-args";
 import { encodeHex } from "@std/encoding/hex";
 
 const { hostname, port, size } = commandLine(); // flags: see the end
-const { stop, cut } = stopOnSignals(); // Ctrl-C, kill: see the end
+// A signal while the message is built ends the program at once: nothing to
+// save yet. From here on, it stops the server (see the end).
 const { data, digest } = await buildMessage(size); // the Length line first
+const { stop, cut } = stopOnSignals(); // Ctrl-C, kill: see the end
 const sending = new Set<Deno.TcpConn>(); // transfers under way
 
 let pause = 0; // ms to wait after a failed accept(); 0 while accepts work
@@ -44,6 +46,8 @@ try {
       pause = 0;
     } catch (error) {
       if (stop.aborted) break; // a signal closed the listener: we stop
+      // A client gone before we took it (it reset): take the next at once.
+      if (error instanceof Deno.errors.NotConnected) continue;
       // A classic server bug is to end here: one bad moment ("Too many open
       // files" while a crowd of clients is connected) and everyone after is
       // refused. Such errors pass, so, as Go's net/http does, we wait 5 ms,
@@ -82,7 +86,8 @@ async function serve(conn: Deno.TcpConn) {
     await conn.closeWrite(); // "That was all": the client reads end of file.
     console.log(`Sent ${size} bytes in ${writes} writes to ${client}`);
   } catch (error) {
-    console.log(`Stopped sending to ${client} after ${sent} bytes: ${error}`);
+    const stream = `${sent} of ${data.length} bytes, the Length line included`;
+    console.log(`Stopped sending to ${client} after ${stream}: ${error}`);
   }
   sending.delete(conn);
   // One of TCP's classic pitfalls: close a connection while bytes from the

@@ -47,6 +47,8 @@ try {
       pause = 0;
     } catch (error) {
       if (stop.aborted) break; // a signal closed the listener: we stop
+      // A client gone before we took it (it reset): take the next at once.
+      if (error instanceof Deno.errors.NotConnected) continue;
       // A classic server bug, the book's too, is to end here: one bad moment
       // ("Too many open files" while a crowd of clients is connected) and
       // everyone after is refused. Such errors pass, so, as Go's net/http

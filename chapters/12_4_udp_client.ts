@@ -55,9 +55,11 @@ try {
     const from = sender as Deno.NetAddr;
     // Anyone can send to our port: only a datagram from the server is the
     // answer (from its address; a name may stand for several, so for a
-    // name we can check only the port).
+    // name we can check only the port). An address is compared as the
+    // system writes it (a URL's hostname does the same): 127.1 is 127.0.0.1.
     const isIP = ipv6 || /^[\d.]+$/.test(host); // an address, not a name
-    if (from.port !== port || (isIP && from.hostname !== host)) continue;
+    const ip = isIP && new URL(`http://${url}`).hostname.replace(/[[\]]/g, "");
+    if (from.port !== port || (isIP && from.hostname !== ip)) continue;
     exit(0, safe(new TextDecoder().decode(data)));
   }
 } catch (error) {

@@ -19,7 +19,7 @@
  *
  * The book accepts once: it serves one client and exits. This serves up to
  * 1024 at a time until Ctrl-C (then 2 s to finish), and hangs up on a client
- * silent for --timeout seconds (default 60). --host ::1 listens on IPv6.
+ * stuck for --timeout seconds (default 60). --host ::1 listens on IPv6.
  *
  * @module
  */
@@ -42,16 +42,17 @@ const stop = stopOnSignals(listener);
 
 // Each open connection has an AbortController: abort(why) closes it, and
 // `why` ends up in its Disconnected line. A second abort does nothing, so
-// the sweeper below and echo() itself may each call it. With it we keep the
-// client's last sign of life (a time), and nothing else: no unfinished JSON.
-const open = new Map<AbortController, number>();
+// the sweeper below and echo() itself may each call it. With it we keep
+// since when we wait for the client, and for what (to send; to read what we
+// send back), and nothing else: no unfinished JSON.
+const open = new Map<AbortController, { since: number; idle: string }>();
 let refused = 0; // clients turned away: see echo()
-// Twice a second, for each open connection: hang up if the client has been
-// silent for --timeout seconds or, once a stop's grace is over, anyway.
+// Twice a second, for each open connection: hang up if we have waited for
+// the client for --timeout seconds or, once a stop's grace is over, anyway.
 // (One timer for all, not one per client to set again at every read.)
 const sweeper = setInterval(() => {
-  for (const [closing, lastHeard] of open) {
-    if (Date.now() - lastHeard >= seconds * 1000) closing.abort("; idle");
+  for (const [closing, { since, idle }] of open) {
+    if (Date.now() - since >= seconds * 1000) closing.abort(`; ${idle}`);
     if (stop.end !== null && Date.now() >= stop.end) closing.abort("; stop");
   }
 }, 500);
@@ -65,6 +66,8 @@ while (true) {
     pause = 0;
   } catch (error) {
     if (stop.end !== null) break; // a signal closed the listener: we stop
+    // A client gone before we took it (it reset): take the next at once.
+    if (error instanceof Deno.errors.NotConnected) continue;
     // A classic server bug is to end the loop here, as `for await` over the
     // listener does: one bad moment ("Too many open files" while many
     // clients are connected) and everyone after is refused. Such errors
@@ -102,7 +105,7 @@ async function echo(conn: Deno.TcpConn): Promise<void> {
   let buffer = new Uint8Array(1024), echoed = 0, reads = 0;
   try {
     while (true) {
-      open.set(closing, Date.now()); // we wait for the client from now
+      open.set(closing, { since: Date.now(), idle: "idle" }); // from now
       // Each read brings n bytes, whatever has arrived; null once the client
       // has finished sending (the book's `if not data: break`).
       const n = await conn.read(buffer);
@@ -119,8 +122,12 @@ async function echo(conn: Deno.TcpConn): Promise<void> {
       } else if (reads === 21) console.log(`${client}: echoing, not logging`);
       // The book's sendall(): write() may take only part, so we loop. Each
       // piece is out before the next read, so a client that never reads is
-      // slowed down by TCP itself, instead of making us keep its bytes.
-      for (let i = 0; i < n;) i += await conn.write(buffer.subarray(i, n));
+      // slowed down by TCP itself, instead of making us keep its bytes. And
+      // one that reads nothing for --timeout seconds is hung up on.
+      for (let i = 0; i < n;) {
+        open.set(closing, { since: Date.now(), idle: "not reading" });
+        i += await conn.write(buffer.subarray(i, n));
+      }
       echoed += n;
       if (n === buffer.length && n < 65536) buffer = new Uint8Array(2 * n);
     }
@@ -142,7 +149,7 @@ function commandLine() {
   const help = `Usage: deno task json-server [--host H] [--port P] [--timeout S]
   --host HOST  address to listen on (default 127.0.0.1; ::1 for IPv6)
   --port PORT  port to listen on (default 12345; 0 = any free port)
-  --timeout S  hang up on a client idle for S seconds (default 60)`;
+  --timeout S  hang up on a client stuck for S seconds (default 60)`;
   const usage = (why: string) => exit(2, `${why} (run with --help for usage)`);
   if (Deno.args.includes("--help")) exit(0, help);
   const flags = parseArgs(Deno.args, {

@@ -149,6 +149,8 @@ async function serve(): Promise<void> {
         conn = await listener.accept();
       } catch (error) {
         if (stop.signal.aborted) return; // we closed the listener: stop
+        // A client gone before we took it (it reset): take the next at once.
+        if (error instanceof Deno.errors.NotConnected) continue;
         // Accepting fails when the program runs out of file descriptors
         // ("Too many open files", in a flood of connections). A classic bug
         // lets that end the server. We say so once a burst, wait (longer

@@ -93,7 +93,15 @@ export async function greetServer(chat: Chat): Promise<Outcome | null> {
   chat.hint = "";
   // The server refuses its own name (name-taken): wait for it to say so.
   if (chat.peer === chat.me) {
-    return await ended(chat, await next(chat, protocol.HELLO_TIMEOUT_MS));
+    const event = await next(chat, protocol.HELLO_TIMEOUT_MS);
+    if (event.kind !== "timeout") return await ended(chat, event);
+    // It said hello, so "no hello" (timeout) would be false: it broke the
+    // rule of names instead. We leave, and say so.
+    await protocol.close(chat.wire.conn);
+    return failed(
+      `The chat server at ${chat.wire.address} is also called ${chat.me} ` +
+        `and did not refuse us (name-taken). Choose another with --username.`,
+    );
   }
   return null;
 }

@@ -1152,6 +1152,26 @@ Deno.test("chat client: a server that is not a chat server", async () => {
   );
 });
 
+Deno.test("chat client: a server with its own name that never refuses it is named for that, not for a missing hello", async () => {
+  const { client, peer } = await clientOfRawServer("hi\n");
+  await using _ = client;
+  using _peer = peer;
+  await peer.sendFrame(hello("bob")); // the client's own name, then nothing
+  assertEquals(await peer.frame(), hello("bob"));
+  // The client waits 10 s for the name-taken it should get, then leaves
+  // politely, without an error frame (it was not the server's hello that
+  // was missing).
+  assertEquals(await peer.line(15_000), null);
+  peer.close();
+  const result = await client.finished();
+  assertEquals(result.code, 1);
+  assertEquals(
+    result.stderr,
+    `error: The chat server at 127.0.0.1:${peer.localPort} is also called ` +
+      `bob and did not refuse us (name-taken). Choose another with --username.`,
+  );
+});
+
 Deno.test("chat client: shows a server's escape sequences neutralised", async () => {
   const { client, peer } = await clientOfRawServer("hi\n");
   await using _ = client;

@@ -370,7 +370,7 @@ Deno.test("fragment-server: a client that leaves midway costs one line; others s
   const line = await server.waitForLine(/^Stopped sending to /);
   assertMatch(
     line.input!,
-    /^Stopped sending to 127\.0\.0\.1:\d+ after \d+ bytes: (ConnectionReset|BrokenPipe): /,
+    /^Stopped sending to 127\.0\.0\.1:\d+ after \d+ of 16777233 bytes, the Length line included: (ConnectionReset|BrokenPipe): /,
   );
   // The server goes on: the next client gets everything.
   const result = await receive(started.address, ["--chunk-size", "65536"]);
@@ -473,6 +473,42 @@ Deno.test("fragment-server: a transfer under way gets its grace; two Ctrl-C 1 ms
     "Server stopped (SIGINT); transfers cut short: 1.",
   );
   stuck.close();
+});
+
+Deno.test({
+  name:
+    "fragment-server: Ctrl-C as soon as it can be caught, while a big message is built, still stops it",
+  ignore: Deno.build.os !== "linux", // it reads /proc
+  fn: async () => {
+    await using server = TaskProcess.start("fragment-server", [
+      "--port",
+      "0",
+      "--size",
+      "300000000",
+    ]);
+    // The moment the process catches SIGINT (its bit in /proc's SigCgt),
+    // press Ctrl-C. Caught while the 300 MB were built, the signal once
+    // stopped nothing: the server went on to listen, for ever. Now it ends
+    // the program there, or, once built, stops the server.
+    const caught = () =>
+      BigInt(
+        "0x" + Deno.readTextFileSync(`/proc/${server.pid}/status`)
+          .match(/^SigCgt:\s*([0-9a-f]+)$/m)![1],
+      ) & 2n;
+    for (let tries = 0; caught() === 0n; tries++) {
+      assertLess(tries, 2000, "SIGINT is never caught");
+      await sleep(5);
+    }
+    server.kill("SIGINT");
+    const stopped = await server.finished();
+    assertEquals(stopped.stderr, "");
+    if (stopped.stdout === "") {
+      assertEquals(stopped.code, 130); // ended by the signal, while building
+    } else {
+      assertEquals(stopped.code, 0); // or built already, then stopped
+      assertMatch(stopped.stdout, /\nServer stopped \(SIGINT\)\.$/);
+    }
+  },
 });
 
 Deno.test("fragment-server: a second Ctrl-C, 0.5 s or more after the first, cuts at once", async () => {

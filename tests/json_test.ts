@@ -642,6 +642,33 @@ Deno.test("json-server hangs up on a client silent for --timeout seconds, not on
   }
 });
 
+Deno.test("json-server: a client that sends and never reads is hung up on as 'not reading', not 'idle'", async () => {
+  await using running = await startServer(["--timeout", "1"]);
+  const { server, address } = running;
+  const sender = await Deno.connect(address);
+  // It sends on and on, and reads nothing: once the system's buffers are
+  // full, the server's echo waits, and so does this writing.
+  const chunk = new Uint8Array(65536).fill(0x20);
+  const sending = (async () => {
+    try {
+      while (true) await writeAll(sender, chunk);
+    } catch {
+      // The server hung up: the writing fails, as it should.
+    }
+  })();
+  try {
+    const line = await server.waitForLine(
+      new RegExp(
+        `^Disconnected: ${addressOf(sender)} \\(echoed \\d+ bytes; (.*)\\)$`,
+      ),
+    );
+    assertEquals(line[1], "not reading");
+  } finally {
+    closeQuietly(sender);
+    await sending;
+  }
+});
+
 Deno.test("json-server stops on Ctrl-C with clients connected: 2 s to finish, exit 0", async () => {
   await using running = await startServer();
   const { server, address } = running;

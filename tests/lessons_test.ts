@@ -21,13 +21,18 @@ const BUDGETS: Record<string, number> = {
   // no line over 80 columns, so long sentences take two or three lines; and
   // in the servers, accept() retried with a growing pause instead of ending
   // the server (about 11 lines where `for await` was 1). Held where they are.
-  "12_4_tcp_server.ts": 74,
+  // Then a hostile peer's audit: a client that resets before it is accepted
+  // makes accept() fail, and must not make the server pause (+1 in each
+  // server); udp-client compares addresses as the system writes them (+1);
+  // fragment-server says its counts include the Length line (+1);
+  // json-server tells "idle" from "not reading" (+3).
+  "12_4_tcp_server.ts": 75,
   "12_4_tcp_listener.ts": 64,
   "12_4_udp_server.ts": 67,
-  "12_4_udp_client.ts": 72,
-  "12_4_fragment_server.ts": 110,
+  "12_4_udp_client.ts": 73,
+  "12_4_fragment_server.ts": 112,
   "12_4_fragmented.ts": 87,
-  "12_5_json_server.ts": 114,
+  "12_5_json_server.ts": 118,
   // Issue 8 gave this one no budget: it reads two container formats, five
   // link layers, IPv4, IPv6, TCP and UDP, and draws three views. Issue 16
   // added reading the capture as it goes (memory that does not grow with
@@ -35,8 +40,12 @@ const BUDGETS: Record<string, number> = {
   // Held there, so that it can only get shorter.
   "12_2_headers.ts": 637,
 };
-/** The chat is an application of several files, with one budget for all. */
-const CHAT_BUDGET = 650;
+/**
+ * The chat is an application of several files, with one budget for all:
+ * 650, and 4 more since the hostile peer's audit (a reset before accept
+ * passed over; a server with our name that never refuses it, named so).
+ */
+const CHAT_BUDGET = 654;
 
 /** The same count as shared/hooks/before-stop: not blank, not a comment. */
 export function linesOfCode(source: string): number {

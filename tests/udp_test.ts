@@ -4,7 +4,7 @@
 // --unstable-net in the test process too; the test task passes it.)
 
 import { assert, assertEquals, assertMatch } from "@std/assert";
-import { runTask, sleep, TaskProcess } from "./_helpers.ts";
+import { runDeno, runTask, sleep, TaskProcess } from "./_helpers.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -100,6 +100,41 @@ Deno.test("udp-client and udp-server over IPv6: Response for ::1", async () => {
     /^From \[::1\]:\d+: Hi, I'm sending this message\.$/,
   );
   assertEquals((await server.stop()).code, 0);
+});
+
+Deno.test("udp-client takes the answer from an address written another way (127.1, 0:0:0:0:0:0:0:1)", async () => {
+  for (
+    const [server, written] of [["127.0.0.1", "127.1"], [
+      "::1",
+      "0:0:0:0:0:0:0:1",
+    ]]
+  ) {
+    await using udp = TaskProcess.start("udp-server", [
+      "--host",
+      server,
+      "--port",
+      "0",
+    ]);
+    const { port } = await udp.listening();
+    // As the lesson's own sentence says, for a host outside its task's
+    // --allow-net: deno run with the host (and our "any" address) allowed.
+    const any = server === "::1" ? "[::]" : "0.0.0.0";
+    const host = server === "::1" ? `[${written}]` : written;
+    const client = await runDeno([
+      "run",
+      "--no-prompt",
+      "--unstable-net",
+      `--allow-net=${host},${any}`,
+      "chapters/12_4_udp_client.ts",
+      "--host",
+      written,
+      "--port",
+      `${port}`,
+    ]);
+    assertEquals([client.code, client.stderr], [0, ""], written);
+    assertEquals(client.stdout, `Response for ${server}`);
+    assertEquals((await udp.stop()).code, 0);
+  }
 });
 
 Deno.test("udp-client --message and --host localhost: the server prints the text", async () => {
