@@ -1,11 +1,11 @@
 /**
- * Exercise: predict, then measure: UDP and TCP on a lossy cable (section
+ * Exercise: predict, then measure: UDP and TCP on a lossy path (section
  * 12.2: "TCP guarantees that sent data will arrive intact")
  *
  * `deno task lab loss` makes two computers on this one (Linux network
- * namespaces) joined by a cable that drops 20 % of what it carries to B,
- * at random. A sends B 1,000 numbered UDP datagrams, then 4 MiB
- * (4,194,304 bytes) over TCP, through the same cable, and times it.
+ * namespaces) joined through a router that drops 20 % of what it passes
+ * on to B, at random. A sends B 1,000 numbered UDP datagrams, then 4 MiB
+ * (4,194,304 bytes) over TCP, through the same router, and times it.
  *
  * Your task: BEFORE you run it, write your predictions below. The check
  * will not run the experiment until all three are there; then it runs it
@@ -27,9 +27,9 @@ const udpArrived = NaN;
 const tcpBytesArrived = NaN;
 
 /**
- * On the lossy cable the TCP transfer takes longer than on a good one.
+ * On the lossy path the TCP transfer takes longer than on a good one.
  * Why, mostly? One letter:
- *   A. TCP's segments are bigger than UDP's datagrams, and a lossy cable
+ *   A. TCP's segments are bigger than UDP's datagrams, and a lossy path
  *      carries big packets slowly.
  *   B. Each lost segment must be sent again, once the sender has found out
  *      it was lost (a timeout, or acknowledgments that stop advancing);

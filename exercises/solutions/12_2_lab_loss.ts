@@ -1,5 +1,5 @@
 /**
- * Solution: predict, then measure: UDP and TCP on a lossy cable (section
+ * Solution: predict, then measure: UDP and TCP on a lossy path (section
  * 12.2). For teachers.
  *
  * Each datagram is dropped with probability 0.2, on its own, and nobody

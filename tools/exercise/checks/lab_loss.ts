@@ -1,7 +1,7 @@
 /**
  * lab-loss (12.2, TCP and UDP): predict, then measure. The student writes
  * down, before running the experiment, how many of 1,000 UDP datagrams
- * cross a cable that drops 20 % of them, how many bytes of a TCP transfer
+ * cross a router that drops 20 % of them, how many bytes of a TCP transfer
  * arrive, and why TCP's transfer takes longer. The check refuses to run
  * the experiment until all three are there, then runs `deno task lab
  * loss` (the lab's own experiment, real packets in network namespaces)
@@ -49,8 +49,8 @@ const CITES = {
 const RIGHT = "B";
 // deno-fmt-ignore
 const WRONG_WHY: Record<string, string> = {
-  A: "A segment of 1,448 bytes crosses this cable no slower than a small one, and the cable drops big and small alike. Size is not what costs the time.",
-  C: "Each program computes one SHA-256 of the whole transfer, at its end, on a good cable as on a lossy one. That is not what the loss slows down.",
+  A: "A segment of 1,448 bytes crosses this path no slower than a small one, and the router drops big and small alike. Size is not what costs the time.",
+  C: "Each program computes one SHA-256 of the whole transfer, at its end, on a good path as on a lossy one. That is not what the loss slows down.",
   D: "A TCP receiver acknowledges as data comes in (every segment or two), not at the end: the acknowledgments are what lets the sender go on, and tell it what was lost.",
 };
 
@@ -202,16 +202,13 @@ async function check(context: Context): Promise<void> {
   }
   const { sent, arrived, loss } = measured;
   say(
-    `The lab sent ${
-      count(sent)
-    } datagrams through a cable losing ${+(loss * 100).toFixed(2)}%: ${
-      count(arrived)
-    } arrived.`,
+    `The lab sent ${count(sent)} datagrams through a path losing ${+(loss * 100)
+      .toFixed(2)}%: ${count(arrived)} arrived.`,
   );
   const seconds = measured.seconds
     ? `; the transfer took ${measured.seconds[0]} s instead of ${
       measured.seconds[1]
-    } s on the good cable`
+    } s on the good path`
     : "";
   const resent = measured.resent === null
     ? ""
@@ -237,9 +234,9 @@ async function check(context: Context): Promise<void> {
         count(sent - arrived)
       }): the question is how many arrive.`
       : near(sent)
-      ? `UDP sends each datagram once: nobody resends the ones the cable drops, and nobody is told they were lost.`
+      ? `UDP sends each datagram once: nobody resends the ones the router drops, and nobody is told they were lost.`
       : near(sent * (1 - loss) ** 2)
-      ? `Only the datagrams themselves cross the lossy cable, once each: UDP sends no acknowledgments back, so each datagram risks the loss once, not twice.`
+      ? `Only the datagrams themselves cross the lossy path, once each: UDP sends no acknowledgments back, so each datagram risks the loss once, not twice.`
       : `Each datagram is dropped with probability ${loss}, on its own: about ${
         count(sent)
       } × ${1 - loss} = ${
@@ -277,7 +274,7 @@ const plural = (n: number) => `${count(n)} segment${n === 1 ? "" : "s"}`;
 export const labLoss: Exercise = {
   name: "lab-loss",
   section: "12.2",
-  title: "Predict, then measure: UDP and TCP on a lossy cable (the lab)",
+  title: "Predict, then measure: UDP and TCP on a lossy path (the lab)",
   file: "12_2_lab_loss.ts",
   permissions: [],
   anyLanguage: false,
