@@ -84,14 +84,102 @@ Deno.test("book: every lesson, the chat, the lab and the hands-on part have a pa
   assert(urls.includes("wrong.html"), "no page for what the book gets wrong");
 });
 
-Deno.test("book: no page has a script, and the pages link on in the book's order", async () => {
+/** A page's Previous and Next (site paths), from its pager. */
+async function neighbours(url: string) {
+  const html = await Deno.readTextFile(new URL(url, OUT));
+  const target = (rel: string) => {
+    const href = html.match(new RegExp(`<a rel="${rel}" href="([^"]+)"`))
+      ?.[1];
+    return href && new URL(href, new URL(url, OUT)).href.slice(OUT.href.length);
+  };
+  return { html, previous: target("prev"), next: target("next") };
+}
+
+Deno.test("book: Previous and Next go through every page once, in the index's order, each the other's way back", async () => {
+  const urls = await book();
+  const solutions = urls.filter((url) =>
+    url.startsWith("exercises/solutions/")
+  );
+  assert(urls.includes("exercises/solutions/index.html"));
+  const walks: string[][] = [];
+  for (const start of ["index.html", "exercises/solutions/index.html"]) {
+    const walk = [start];
+    const first = await neighbours(start);
+    assertEquals(first.previous, undefined, `${start} has a Previous`);
+    for (let at = first; at.next; at = await neighbours(walk.at(-1)!)) {
+      assert(!walk.includes(at.next), `${at.next} reached twice: ${walk}`);
+      assert(urls.includes(at.next), `${walk.at(-1)} links a missing page`);
+      // Previous mirrors Next.
+      assertEquals(
+        (await neighbours(at.next)).previous,
+        walk.at(-1),
+        `${at.next}'s Previous is not ${walk.at(-1)}, whose Next it is`,
+      );
+      walk.push(at.next);
+    }
+    walks.push(walk);
+  }
+  const [reader, teachers] = walks;
+  // Every page once: the readers' pages in one walk, the teachers' (the
+  // solutions) in the other, none of them in a reader's way.
+  assertEquals(
+    [...reader].sort(),
+    urls.filter((url) => !solutions.includes(url)).sort(),
+  );
+  assertEquals([...teachers].sort(), [...solutions].sort());
+  // In the index's order: the chapter row by row, then the rest.
+  const index = await Deno.readTextFile(new URL("index.html", OUT));
+  const listed: string[] = [];
+  for (
+    const list of index.matchAll(
+      /<p class="how">.*?<\/p>|<ul class="pages">.*?<\/ul>/gs,
+    )
+  ) {
+    for (const m of list[0].matchAll(/href="([^"#]+)"/g)) {
+      if (!listed.includes(m[1])) listed.push(m[1]);
+    }
+  }
+  assertEquals(reader.slice(1), listed);
+});
+
+/** Text of some HTML: tags out, entities back. */
+const textOf = (html: string) =>
+  html.replace(/<[^>]+>/g, "").replaceAll("&lt;", "<").replaceAll("&gt;", ">")
+    .replaceAll("&quot;", '"').replaceAll("&amp;", "&").trim();
+
+Deno.test("book: titles are one sentence with its `code` rendered, and links to pages are short", async () => {
+  const urls = await book();
+  const wrong: string[] = [];
+  for (const url of urls) {
+    const html = await Deno.readTextFile(new URL(url, OUT));
+    const h1 = textOf(html.match(/<h1>(.*?)<\/h1>/s)?.[1] ?? "");
+    if (h1.length > 140) wrong.push(`${url}: a heading of ${h1.length}: ${h1}`);
+    const title = textOf(html.match(/<title>(.*?)<\/title>/s)?.[1] ?? "");
+    for (const m of html.matchAll(/<a rel="(?:prev|next)"[^>]*>(.*?)<\/a>/gs)) {
+      const link = textOf(m[1].replace(/<span>(Previous|Next)<\/span>/, ""));
+      if (link.length > 90) {
+        wrong.push(`${url}: a link of ${link.length}: ${link}`);
+      }
+    }
+    // No Markdown left raw outside code: no backtick in the text read.
+    const prose = textOf(
+      html.replace(/<(pre|code|style|title)\b.*?<\/\1>/gs, ""),
+    );
+    for (const text of [title, prose]) {
+      const at = text.indexOf("`");
+      if (at >= 0) {
+        wrong.push(`${url}: a raw backtick: ${text.slice(at - 40, at + 20)}`);
+      }
+    }
+  }
+  assertEquals(wrong, [], wrong.join("\n"));
+});
+
+Deno.test("book: no page has a script, and the index is in the book's order", async () => {
   const urls = await book();
   for (const url of urls) {
     const html = await Deno.readTextFile(new URL(url, OUT));
     assert(!/<script\b|\son\w+=/i.test(html), `${url} has a script`);
-    if (url !== urls.at(-1) && url !== "index.html") {
-      assert(/rel="next"/.test(html), `${url} has no link to the next page`);
-    }
   }
   const index = await Deno.readTextFile(new URL("index.html", OUT));
   const order = [...index.matchAll(/href="(chapters\/[^"]+)"/g)]

@@ -163,6 +163,7 @@ class Recording {
     return {
       ...fields,
       check: fields.check ?? "exact",
+      ...(this.ports.size > 0 ? { defaultPorts: true } : {}),
       terminals,
       ...(wire ? { wire } : {}),
     };

@@ -49,6 +49,11 @@ export interface Transcript {
    * commands and headings must match.
    */
   check: "exact" | "commands";
+  /**
+   * The run used ports the system picked (free ports), and the transcript
+   * shows the lessons' default ports instead, as a reader will see them.
+   */
+  defaultPorts?: boolean;
   terminals: Terminal[];
   wire?: Wire;
 }
@@ -114,7 +119,9 @@ export function readTranscripts(): Map<string, Transcript> {
  * - durations (`0.42 s`, `15 ms`) and dates (HTTP's, Python's log);
  * - how many reads a 1 MiB transfer took (`in 1025 chunks`): a read takes
  *   what has arrived, which depends on timing;
- * - Python's version in `Server: SimpleHTTP/0.6 Python/3.11.7`.
+ * - Python's version in `Server: SimpleHTTP/0.6 Python/3.11.7`;
+ * - the process id in the names of the lab's namespaces
+ *   (`denolab-16616-a`).
  *
  * The ports our servers listen on by default (10001, 25000, ...) are below
  * 32768 and are compared as they are.
@@ -133,7 +140,8 @@ export function normalise(line: string): string {
     )
     .replace(/\[\d\d\/\w{3}\/\d{4} \d\d:\d\d:\d\d\]/g, "[DATE]")
     .replace(/\bin \d+ chunks\b/g, "in N chunks")
-    .replace(/Python\/\d+\.\d+\.\d+/g, "Python/X");
+    .replace(/Python\/\d+\.\d+\.\d+/g, "Python/X")
+    .replace(/\bdenolab-\d+-/g, "denolab-PID-");
 }
 
 /** The lab's commands and headings: what a random run still repeats. */
@@ -142,6 +150,7 @@ const STEADY = /^( {2}\S+ [$#] |\d+\. |What this showed|Lab: )/;
 /** The lines of a transcript that a fresh run must repeat, normalised. */
 export function comparable(transcript: Transcript): string[] {
   const lines: string[] = [];
+  if (transcript.defaultPorts) lines.push("(shown with the default ports)");
   for (const terminal of transcript.terminals) {
     lines.push(`[${terminal.name}]`);
     for (const entry of terminal.entries) {
