@@ -11,6 +11,7 @@
 import { assert, assertEquals } from "@std/assert";
 import { build } from "../tools/book/build.ts";
 import { CHROMIUM, launch } from "../tools/book/browser.ts";
+import type { Page } from "../tools/book/pages.ts";
 import { answer } from "../tools/book/serve.ts";
 import { record } from "../tools/book/record.ts";
 import {
@@ -35,11 +36,15 @@ function filesOf(folder: string, endings = [".ts"]): string[] {
 
 const site = await Deno.makeTempDir({ prefix: "book-test-" });
 const OUT = new URL(`file://${site}/`);
-let built: Promise<string[]> | undefined;
-/** The book, built once for all the tests below; its pages' site paths. */
-function book(): Promise<string[]> {
-  built ??= build(OUT).then((pages) => pages.map((page) => page.url));
+let built: Promise<Page[]> | undefined;
+/** The book, built once for all the tests below; its pages. */
+function bookPages(): Promise<Page[]> {
+  built ??= build(OUT);
   return built;
+}
+/** The site paths of the book's pages. */
+async function book(): Promise<string[]> {
+  return (await bookPages()).map((page) => page.url);
 }
 
 let fresh: Promise<Map<string, Transcript | "skip">> | undefined;
@@ -173,6 +178,84 @@ Deno.test("book: titles are one sentence with its `code` rendered, and links to 
     }
   }
   assertEquals(wrong, [], wrong.join("\n"));
+});
+
+/** `a/../b/./c.ts` -> `b/c.ts`. */
+function tidy(path: string): string {
+  const parts: string[] = [];
+  for (const part of path.split("/")) {
+    if (part === "..") parts.pop();
+    else if (part !== "." && part !== "") parts.push(part);
+  }
+  return parts.join("/");
+}
+
+const isFile = (path: string) => {
+  try {
+    return Deno.statSync(new URL(path, ROOT)).isFile;
+  } catch {
+    return false;
+  }
+};
+
+Deno.test("book: every file, task and book program that prose names is a link, and no reference leads to a section the page lacks", async () => {
+  const pages = await bookPages();
+  const tasks = Object.keys(
+    JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT))).tasks,
+  );
+  // The book's programs our lessons stand for ("the book's tcp_server.py").
+  const programs = new Set<string>();
+  for (const file of filesOf("chapters/")) {
+    const text = await Deno.readTextFile(new URL(file, ROOT));
+    for (const m of text.matchAll(/the book's ([\w-]+\.py)\)/g)) {
+      programs.add(m[1]);
+    }
+  }
+  const unlinked: string[] = [];
+  for (const page of pages) {
+    const html = await Deno.readTextFile(new URL(page.url, OUT));
+    const own = page.path === "" ? "README.md" : page.path;
+    const folder = own.slice(0, own.lastIndexOf("/") + 1);
+    const body = (html.match(/<main>([\s\S]*)<\/main>/)?.[1] ?? "")
+      .replace(/<pre\b[\s\S]*?<\/pre>/g, "")
+      .replace(/<h1>[\s\S]*?<\/h1>/g, "")
+      .replace(/<svg\b[\s\S]*?<\/svg>/g, "")
+      .replace(/<p class="how">[\s\S]*?<\/p>/g, "")
+      .replace(/<a\b[\s\S]*?<\/a>/g, "");
+    // A file the book has (a page, or a copy of a Python file), not this.
+    const named = (name: string) => {
+      const path = name === "README" ? "README.md" : name;
+      const found = [tidy(folder + path), tidy(path)].find(isFile);
+      return found !== undefined && found !== own &&
+        (pages.some((p) => p.path === found) || found.endsWith(".py"));
+    };
+    for (const m of body.matchAll(/<code>([^<]*)<\/code>/g)) {
+      const code = textOf(m[1]);
+      const task = code.match(/^(?:deno task )?([\w-]+)(?: ([\w-]+))?/);
+      // The page of the task named (the most precise first): not this.
+      const target = task &&
+        (code.startsWith("deno task ") || task[0] === code) &&
+        tasks.includes(task[1]) &&
+        [`${task[1]} ${task[2]}`, task[1]].map((t) =>
+          pages.find((p) => p.tasks.includes(t))
+        ).find((p) => p !== undefined);
+      const isTask = target && target !== page;
+      const isFileName = /^[\w./-]+\.(ts|md|py)$/.test(code) &&
+        (named(code) || programs.has(code));
+      if (isTask || isFileName) unlinked.push(`${page.url}: ${code}`);
+    }
+    const prose = textOf(body.replace(/<code>[^<]*<\/code>/g, " "));
+    const words =
+      /(?<![\w/.:@-])((?:\.\.?\/)*(?:[\w-]+\/)*[\w-]+\.(?:ts|md|py)|README)(?![\w/-]|\.\w)/g;
+    for (const m of prose.matchAll(words)) {
+      if (named(m[1])) unlinked.push(`${page.url}: ${m[1]}`);
+    }
+    // A section "below" or "above" that is in another file.
+    for (const m of prose.matchAll(/"[^"\n]+" (below|above)/g)) {
+      unlinked.push(`${page.url}: ${m[0]}`);
+    }
+  }
+  assertEquals(unlinked, [], unlinked.join("\n"));
 });
 
 Deno.test("book: no page has a script, and the index is in the book's order", async () => {

@@ -369,18 +369,16 @@ function namer(page: Page, context: Context): NameTarget {
   const link = linker(page, context);
   const self = relative(page.url, page.url);
   const notSelf = (href: string | null) =>
-    href === null || href === self || href.startsWith(`${self}#`)
-      ? null
-      : href;
+    href === null || href === self || href.startsWith(`${self}#`) ? null : href;
   return (text: string, inCode: boolean) => {
     const words = text.trim();
     if (inCode) {
-      const command = words.match(/^deno task ([\w-]+)(?: ([\w-]+))?/);
-      const tasks = command
-        ? [`${command[1]} ${command[2]}`, command[1]]
-        : [words];
-      for (const task of tasks) {
-        const target = context.pages.find((p) => p.tasks.includes(task));
+      // `deno task lab loss --count 9`, `lab clean`, `tcp-listener`.
+      const task = words.match(/^(?:deno task )?([\w-]+)(?: ([\w-]+))?/);
+      const named = task &&
+        (words.startsWith("deno task ") || task[0] === words);
+      for (const name of named ? [`${task[1]} ${task[2]}`, task[1]] : []) {
+        const target = context.pages.find((p) => p.tasks.includes(name));
         if (target) return notSelf(relative(page.url, target.url));
       }
       if (!/^(?:\.\.?\/)*(?:[\w-]+\/)*[\w-]+\.(?:ts|md|py)$/.test(words)) {
@@ -403,8 +401,12 @@ function referrer(page: Page, context: Context): SectionTarget {
     const heading = headings.find((h) =>
       h === name || h.startsWith(`${name} `) || h.startsWith(`${name},`)
     );
-    return heading
-      ? relative(page.url, readmeSection(context, slug(heading)))
+    if (heading) {
+      return relative(page.url, readmeSection(context, slug(heading)));
+    }
+    // The rows "marked "Exercise"" of the table: the index's chapter.
+    return context.rows.some((row) => row.book.split(" ").includes(name))
+      ? relative(page.url, "index.html#the-chapter")
       : null;
   };
 }
@@ -502,9 +504,10 @@ async function markdownPage(page: Page, context: Context) {
   const heading = text.match(/^# (.+)$/m);
   const title = heading ? heading[1].trim() : page.path;
   const rest = heading ? text.replace(heading[0], "") : text;
-  const body = `<h1>${titleHtml(title)}</h1>\n<p class="meta">From <code>${
-    escape(page.path)
-  }</code>.</p>\n` +
+  const body =
+    `<h1>${titleHtml(title)}</h1>\n<p class="meta">From <code>${
+      escape(page.path)
+    }</code>.</p>\n` +
     document(rest, markdownOptions(page, context, page.path));
   return { title, body };
 }
@@ -542,13 +545,20 @@ function indexPage(page: Page, context: Context) {
   const intro = context.readme.split(/\n## /)[0].replace(/^# .*\n/, "");
   const titles = new Map<string, string>();
   const parts: string[] = [];
+  const name = namer(page, context);
+  /** A command in code, linked to its page. */
+  const code = (text: string) => {
+    const href = name(text, true);
+    const html = `<code>${escape(text)}</code>`;
+    return href ? `<a href="${href}">${html}</a>` : html;
+  };
   parts.push(`<h1>${TITLE}, as runnable Deno lessons</h1>`);
   parts.push(document(intro, options));
   parts.push(
     `<p>Each lesson is a page: what it teaches, both terminals of a real ` +
       `run, pictures drawn from real packets, then the whole program with ` +
       `the explanation beside the lines it explains. Run a server in one ` +
-      `terminal (<code>deno task tcp-server</code>) and its client in ` +
+      `terminal (${code("deno task tcp-server")}) and its client in ` +
       `another, and watch the two talk. Previous and Next, at the foot of ` +
       `each page, go through the pages in the order of this one.</p>`,
   );
@@ -583,7 +593,7 @@ function indexPage(page: Page, context: Context) {
       pages.map((p) =>
         `<li><a href="${relative(page.url, p.url)}">${
           titleHtml(shortTitle(titles.get(p.url) ?? p.path))
-        }</a> <code>${escape(p.path)}</code></li>`
+        } <code class="path">${escape(p.path)}</code></a></li>`
       ).join("")
     }</ul>`;
   const handsOn = group("hands-on");
@@ -632,7 +642,7 @@ function indexPage(page: Page, context: Context) {
       `from a server like section 12.4's: <code>tools/book/serve.ts</code> ` +
       `listens on 127.0.0.1 with <code>Deno.serve</code> and answers each ` +
       `request of your browser in HTTP, the protocol ` +
-      `<code>deno task tcp-client</code> speaks by hand.</p>`,
+      `${code("deno task tcp-client")} speaks by hand.</p>`,
   );
   return {
     title: TITLE,

@@ -60,8 +60,12 @@ interface Env {
 /** A file's name in prose: `chat/protocol.ts`, `../README.md`, README. */
 const FILE_NAME =
   /(?<![\w/.:@-])((?:\.\.?\/)*(?:[\w-]+\/)*[\w-]+\.(?:ts|md|py)|README)(?![\w/-]|\.\w)/g;
-/** `see "Experiments" below`, `(see Permissions)`: README's sections. */
-const SEE = /\bsee (?:"([^"\n]+)"|([A-Z][\w']*(?: [a-z][\w']*)*))( below| above)?/g;
+/**
+ * `"Experiments" below`, `see "What the book gets wrong"`,
+ * `(see Permissions)`: other parts of README, by name.
+ */
+const SEE =
+  /"([^"\n]+)"( below| above)|(?<=\bsee )"([^"\n]+)"|(?<=\bsee )([A-Z][\w']*(?: [a-z][\w']*)*)/g;
 
 /**
  * The links that prose names (see `Env`), added after markdown-it has
@@ -102,21 +106,30 @@ function linkNames(md: Markdown): void {
           continue;
         }
         // Plain text: cut where a name or a reference stands.
-        const found: { at: number; end: number; href: string; words: string }[] =
-          [];
+        const found: {
+          at: number;
+          end: number;
+          href: string;
+          words: string;
+        }[] = [];
         for (const m of child.content.matchAll(FILE_NAME)) {
           const href = env.name?.(m[1], false);
           if (href) {
-            found.push({ at: m.index, end: m.index + m[0].length, href, words: m[0] });
+            found.push({
+              at: m.index,
+              end: m.index + m[0].length,
+              href,
+              words: m[0],
+            });
           }
         }
         for (const m of child.content.matchAll(SEE)) {
-          const name = m[1] ?? m[2];
+          const name = m[1] ?? m[3] ?? m[4];
           const href = env.refer?.(name);
           if (!href) continue;
-          const at = m.index + 4;
           // "below" and "above" are no longer true on another page.
-          found.push({ at, end: at + m[0].length - 4, href, words: name });
+          const words = m[0].replace(/ (below|above)$/, "");
+          found.push({ at: m.index, end: m.index + m[0].length, href, words });
         }
         found.sort((a, b) => a.at - b.at);
         let at = 0;

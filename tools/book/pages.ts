@@ -239,7 +239,9 @@ export function findPages(): { pages: Page[]; rows: Row[] } {
     path = "README.md",
   ): Page => ({ path, url, kind, tasks: [], section: "", part: "more" });
   const readmeSections = sections(readme).map((s) => s.heading);
-  const hasWrong = readmeSections.some((h) => /^What the book gets wrong/.test(h));
+  const hasWrong = readmeSections.some((h) =>
+    /^What the book gets wrong/.test(h)
+  );
   const hasNotes = readmeSections.some((h) =>
     !/^What the book gets wrong|^The lessons/.test(h)
   );
