@@ -21,7 +21,7 @@ import {
   type Transcript,
 } from "../tools/book/transcript.ts";
 import { ROOT } from "./_helpers.ts";
-import { inspect } from "./_book_page.js";
+import { inspect, inspectPicture } from "./_book_page.js";
 
 /** The .ts and .md files of a folder (from the top), if it exists. */
 function filesOf(folder: string, endings = [".ts"]): string[] {
@@ -258,6 +258,77 @@ Deno.test("book: every file, task and book program that prose names is a link, a
   assertEquals(unlinked, [], unlinked.join("\n"));
 });
 
+Deno.test("book: pictures show what differs and a newline one way, and say where their packets come from", async () => {
+  const pages = await bookPages();
+  const wrong: string[] = [];
+  for (const entry of Deno.readDirSync(new URL("pictures/", OUT))) {
+    const svg = await Deno.readTextFile(new URL(`pictures/${entry.name}`, OUT));
+    const texts = [...svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)]
+      .map((m) => textOf(m[1]));
+    // One way to show a newline in every picture, the lessons' \u{a}.
+    for (const text of texts.filter((t) => /\\n/.test(t))) {
+      wrong.push(`${entry.name}: "\\n" in ${text}`);
+    }
+    // Arrows that carry different frames are labelled differently.
+    if (entry.name === "chat.svg") {
+      const hellos = texts.filter((t) => t.includes('"hello"'));
+      assertEquals(hellos.length, 2, `the chat's hellos: ${hellos}`);
+      if (hellos[0] === hellos[1]) {
+        wrong.push(`chat.svg: both hellos ${hellos[0]}`);
+      }
+      for (const name of ["alice", "bob"]) {
+        if (!hellos.some((h) => h.includes(`"${name}"`))) {
+          wrong.push(`chat.svg: no hello shows the username ${name}`);
+        }
+      }
+    }
+  }
+  // A picture drawn from packets between other addresses than the runs
+  // on its page says where they come from.
+  const transcripts = [...readTranscripts().values()];
+  for (const page of pages) {
+    const html = await Deno.readTextFile(new URL(page.url, OUT));
+    const runs = [...html.matchAll(/<section class="run"[\s\S]*?<\/section>/g)]
+      .map((m) => textOf(m[0])).join("\n");
+    for (
+      const figure of html.matchAll(
+        /<figure class="picture"[\s\S]*?<\/figure>/g,
+      )
+    ) {
+      const drawn = figure[0].replace(/<figcaption>[\s\S]*$/, "");
+      const caption = textOf(
+        figure[0].match(/<figcaption>([\s\S]*?)<\/figcaption>/)?.[1] ?? "",
+      );
+      const addresses = new Set(
+        [
+          ...textOf(drawn.replace(/<desc[\s\S]*?<\/desc>/, "")).matchAll(
+            /\b(\d+\.\d+\.\d+\.\d+)\b/g,
+          ),
+        ]
+          .map((m) => m[1]),
+      );
+      for (const address of addresses) {
+        if (!runs.includes(address) && !caption.includes(address)) {
+          wrong.push(
+            `${page.url}: the caption does not say where ${address} is`,
+          );
+        }
+      }
+    }
+    // The note on free ports: only where the recorder used them.
+    const shown = transcripts.filter((t) =>
+      t.tasks.some((task) => page.tasks.includes(task))
+    );
+    const noted = html.includes("free ports");
+    if (noted !== shown.some((t) => t.defaultPorts)) {
+      wrong.push(
+        `${page.url}: the note on free ports is ${noted ? "there" : "missing"}`,
+      );
+    }
+  }
+  assertEquals(wrong, [], wrong.join("\n"));
+});
+
 Deno.test("book: no page has a script, and the index is in the book's order", async () => {
   const urls = await book();
   for (const url of urls) {
@@ -328,6 +399,9 @@ export interface Report {
   headings: number[];
   unlabelled: string[];
   lowContrast: string[];
+  lowGraphics: string[];
+  smallText: string[];
+  hiddenScroll: string[];
   wide: string[];
 }
 
@@ -415,6 +489,20 @@ Deno.test({
         for (const line of dark.lowContrast) {
           problems.push(`${url} dark: contrast ${line}`);
         }
+        for (const [name, report] of [["light", light], ["dark", dark]]) {
+          for (const line of (report as Report).lowGraphics) {
+            problems.push(`${url} ${name} at 390 px: a picture's ${line}`);
+          }
+        }
+        for (const line of wide.lowGraphics) {
+          problems.push(`${url} dark at 1280 px: a picture's ${line}`);
+        }
+        for (const line of light.smallText) {
+          problems.push(`${url} at 390 px: a picture's text at ${line}`);
+        }
+        for (const line of light.hiddenScroll) {
+          problems.push(`${url} at 390 px: ${line}`);
+        }
         for (const line of light.unlabelled) {
           problems.push(`${url}: no text alternative: ${line}`);
         }
@@ -427,6 +515,24 @@ Deno.test({
             problems.push(`${url}: h${light.headings[i - 1]} then h${level}`);
           }
         });
+      }
+      // Each picture opened alone, in light and dark: readable on its own
+      // background.
+      const pictures = [...Deno.readDirSync(new URL("pictures/", OUT))]
+        .map((entry) => `pictures/${entry.name}`).sort();
+      assert(pictures.length > 0, "no pictures");
+      for (const picture of pictures) {
+        current = picture;
+        for (const scheme of ["light", "dark"]) {
+          await tab.emulateMediaFeatures([
+            { name: "prefers-color-scheme", value: scheme },
+          ]);
+          await tab.goto(`${origin}/${picture}`, { waitUntil: "load" });
+          const low = await tab.evaluate(inspectPicture) as string[];
+          for (const line of low) {
+            problems.push(`${picture} alone, ${scheme}: contrast ${line}`);
+          }
+        }
       }
     } finally {
       await opened.close();

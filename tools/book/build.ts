@@ -196,10 +196,22 @@ function transcriptHtml(transcript: Transcript): string {
     transcript.terminals.map(terminal).join("") + `</div></section>`;
 }
 
+/**
+ * The narrowest a picture is drawn, as a share of its own width: at 85% its
+ * 13 px text reads at 11 px, its 11 px text at 9.4 px. A screen narrower
+ * than that scrolls the picture sideways, inside its frame, as code does.
+ */
+const PICTURE_SCALE = 0.85;
+
 function pictureHtml(picture: Picture, page: Page): string {
   const file = relative(page.url, `pictures/${picture.id}.svg`);
+  const width = Number(picture.svg.match(/viewBox="0 0 ([\d.]+)/)![1]);
+  const svg = picture.svg.replace(
+    "<svg ",
+    `<svg style="min-width:${Math.ceil(width * PICTURE_SCALE)}px" `,
+  );
   return `<figure class="picture" id="picture-${picture.id}">` +
-    `<div class="drawing">${picture.svg}</div>` +
+    `<div class="drawing">${svg}</div>` +
     `<figcaption>${picture.caption} <span class="source">Drawn from ` +
     `${escape(picture.source)}. <a href="${file}">The picture alone` +
     `</a>.</span></figcaption></figure>`;

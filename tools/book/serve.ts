@@ -28,6 +28,9 @@ export async function answer(
     return new Response("Only GET and HEAD here.\n", { status: 405 });
   }
   let path = decodeURIComponent(url.pathname).replace(/^\/+/, "");
+  // Asked by a browser for a picture opened alone (the pages say they
+  // have no icon): no icon, and nothing wrong.
+  if (path === "favicon.ico") return new Response(null, { status: 204 });
   if (path === "" || path.endsWith("/")) path += "index.html";
   // Nothing outside the book: no "..", no hidden files.
   if (path.split("/").some((part) => part === ".." || part.startsWith("."))) {
