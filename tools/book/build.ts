@@ -187,8 +187,14 @@ function transcriptHtml(transcript: Transcript): string {
     return `<figure class="terminal"><figcaption>${escape(t.name)}` +
       `</figcaption><pre>${lines.join("\n")}</pre></figure>`;
   };
-  const note = transcript.note
-    ? `<p class="note">${escape(transcript.note)}</p>`
+  const varies = transcript.check === "commands"
+    ? "Its figures differ from run to run (what is lost, and when, is " +
+      "chance): the test compares only its commands and headings. Run it " +
+      "yourself and compare."
+    : "";
+  const notes = [transcript.note ?? "", varies].filter((n) => n !== "");
+  const note = notes.length > 0
+    ? `<p class="note">${escape(notes.join(" "))}</p>`
     : "";
   return `<section class="run" id="run-${transcript.name}">` +
     `<h3>${escape(transcript.title)}</h3>${note}` +

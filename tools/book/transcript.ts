@@ -45,10 +45,13 @@ export interface Transcript {
   note?: string;
   /**
    * "exact": every line must match a fresh run (after normalising);
+   * "each computer": the same, but the lab's lines are compared computer
+   * by computer (`  A | ...`, `  B $ ...`), each in its order: two
+   * computers' programs run at once, and which prints first is timing;
    * "commands": the run is random by design (a lossy cable): only its
    * commands and headings must match.
    */
-  check: "exact" | "commands";
+  check: "exact" | "each computer" | "commands";
   /**
    * The run used ports the system picked (free ports), and the transcript
    * shows the lessons' default ports instead, as a reader will see them.
@@ -147,19 +150,31 @@ export function normalise(line: string): string {
 /** The lab's commands and headings: what a random run still repeats. */
 const STEADY = /^( {2}\S+ [$#] |\d+\. |What this showed|Lab: )/;
 
+/** A line of the lab run on one computer: `  A | ...`, `  B $ ...`. */
+const ON_COMPUTER = /^ {2}(\S+) +[$#|] /;
+
 /** The lines of a transcript that a fresh run must repeat, normalised. */
 export function comparable(transcript: Transcript): string[] {
   const lines: string[] = [];
   if (transcript.defaultPorts) lines.push("(shown with the default ports)");
   for (const terminal of transcript.terminals) {
     lines.push(`[${terminal.name}]`);
+    const computers = new Map<string, string[]>();
     for (const entry of terminal.entries) {
       if (entry.command !== undefined) lines.push(`$ ${entry.command}`);
       if (entry.key !== undefined) lines.push(entry.key);
       const text = entry.out ?? entry.err;
       if (text === undefined) continue;
       if (transcript.check === "commands" && !STEADY.test(text)) continue;
-      lines.push(`${entry.out !== undefined ? "|" : "!"} ${normalise(text)}`);
+      const line = `${entry.out !== undefined ? "|" : "!"} ${normalise(text)}`;
+      const computer = transcript.check === "each computer"
+        ? text.match(ON_COMPUTER)?.[1]
+        : undefined;
+      if (computer === undefined) lines.push(line);
+      else computers.set(computer, [...computers.get(computer) ?? [], line]);
+    }
+    for (const [computer, own] of [...computers].sort()) {
+      lines.push(`[${terminal.name}, computer ${computer}]`, ...own);
     }
   }
   for (const frame of transcript.wire?.frames ?? []) {
