@@ -372,6 +372,50 @@ Deno.test("book: the committed transcripts are what the lessons print today", as
   );
 });
 
+Deno.test("book: a lab run is compared computer by computer where two print at once", () => {
+  const run = (lines: string[]): Transcript => ({
+    name: "lab-two",
+    title: "Two",
+    tasks: ["lab two"],
+    check: "each computer",
+    terminals: [{
+      name: "Terminal 1",
+      entries: [
+        { command: "deno task lab two" },
+        ...lines.map((out) => ({ out })),
+      ],
+    }],
+  });
+  const recorded = run([
+    "as ip netns exec denolab-16616-a",
+    "  A | Connection from: 10.77.0.2:52206",
+    "  B | 0. Hi new friend!",
+    "  A | Server stopped (SIGINT).",
+  ]);
+  // B first this time, another process id and port: the same run.
+  const again = run([
+    "as ip netns exec denolab-4242-a",
+    "  B | 0. Hi new friend!",
+    "  A | Connection from: 10.77.0.2:41000",
+    "  A | Server stopped (SIGINT).",
+  ]);
+  assertEquals(difference(recorded, again), "");
+  // One computer's own lines in another order: not the same run.
+  const swapped = run([
+    "as ip netns exec denolab-16616-a",
+    "  A | Server stopped (SIGINT).",
+    "  B | 0. Hi new friend!",
+    "  A | Connection from: 10.77.0.2:52206",
+  ]);
+  assert(difference(recorded, swapped) !== "");
+  assert(
+    difference({ ...recorded, check: "exact" }, {
+      ...again,
+      check: "exact",
+    }) !== "",
+  );
+});
+
 Deno.test("book: the examples in the lessons' headers are what a real run prints", async () => {
   const runs = await freshRuns();
   const transcripts = [...runs.values()].filter((t) => t !== "skip")

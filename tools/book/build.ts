@@ -202,6 +202,16 @@ function transcriptHtml(transcript: Transcript): string {
     transcript.terminals.map(terminal).join("") + `</div></section>`;
 }
 
+/** Each `<code>` of some HTML that names a page, linked to it. */
+function linkCode(html: string, name: NameTarget): string {
+  return html.replace(/<code>([^<]*)<\/code>/g, (whole, code: string) => {
+    const text = code.replaceAll("&lt;", "<").replaceAll("&gt;", ">")
+      .replaceAll("&quot;", '"').replaceAll("&amp;", "&");
+    const href = name(text, true);
+    return href ? `<a href="${href}">${whole}</a>` : whole;
+  });
+}
+
 /**
  * The narrowest a picture is drawn, as a share of its own width: at 85% its
  * 13 px text reads at 11 px, its 11 px text at 9.4 px. A screen narrower
@@ -209,7 +219,7 @@ function transcriptHtml(transcript: Transcript): string {
  */
 const PICTURE_SCALE = 0.85;
 
-function pictureHtml(picture: Picture, page: Page): string {
+function pictureHtml(picture: Picture, page: Page, name: NameTarget): string {
   const file = relative(page.url, `pictures/${picture.id}.svg`);
   const width = Number(picture.svg.match(/viewBox="0 0 ([\d.]+)/)![1]);
   const svg = picture.svg.replace(
@@ -218,7 +228,8 @@ function pictureHtml(picture: Picture, page: Page): string {
   );
   return `<figure class="picture" id="picture-${picture.id}">` +
     `<div class="drawing">${svg}</div>` +
-    `<figcaption>${picture.caption} <span class="source">Drawn from ` +
+    `<figcaption>${linkCode(picture.caption, name)} <span class="source">` +
+    `Drawn from ` +
     `${escape(picture.source)}. <a href="${file}">The picture alone` +
     `</a>.</span></figcaption></figure>`;
 }
@@ -481,7 +492,7 @@ async function sourcePage(page: Page, context: Context) {
   );
   if (drawn.length > 0) {
     parts.push(`<h2 id="pictures">Pictures</h2>`);
-    parts.push(...drawn.map((p) => pictureHtml(p, page)));
+    parts.push(...drawn.map((p) => pictureHtml(p, page, name)));
   }
   parts.push(`<h2 id="the-code">The code</h2>`);
   const used = new Set<string>();

@@ -16,6 +16,9 @@ const TYPES: Record<string, string> = {
   css: "text/css; charset=utf-8",
   svg: "image/svg+xml",
   txt: "text/plain; charset=utf-8",
+  // The files a page links without a page of their own (a Python starter):
+  // shown as text, to read or to save.
+  py: "text/plain; charset=utf-8",
 };
 
 /** What the server answers for one request, from the book in `root`. */
