@@ -622,7 +622,7 @@ function indexPage(page: Page, context: Context) {
       pages.map((p) =>
         `<li><a href="${relative(page.url, p.url)}">${
           titleHtml(shortTitle(titles.get(p.url) ?? p.path))
-        } <code class="path">${escape(p.path)}</code></a></li>`
+        }<code class="path">${escape(p.path)}</code></a></li>`
       ).join("")
     }</ul>`;
   const handsOn = group("hands-on");

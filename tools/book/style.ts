@@ -191,7 +191,7 @@ ol.lessons h3 { margin: 0.8rem 0 0.2rem; }
 ol.lessons p { margin: 0.1rem 0; }
 ol.lessons .how { color: var(--muted); font-size: 0.92rem; }
 ul.apis { columns: 16rem; }
-code.path { color: var(--muted); background: none; }
+code.path { color: var(--muted); background: none; margin-left: 0.5em; }
 nav.pager {
   display: flex;
   justify-content: space-between;
