@@ -3,7 +3,12 @@
 // and a text alternative that says every arrow in words.
 
 import { assert, assertEquals, assertMatch } from "@std/assert";
-import { type Sequence, sequenceSvg, sequenceText } from "../tools/sequence.ts";
+import {
+  cutMiddle,
+  type Sequence,
+  sequenceSvg,
+  sequenceText,
+} from "../tools/sequence.ts";
 
 const greeting: Sequence = {
   left: "client",
@@ -52,4 +57,31 @@ Deno.test("sequenceSvg: a titled picture, every arrow described, XML escaped", (
   assertEquals(svg.match(/class="arrow/g)?.length, 3);
   assertEquals(svg.match(/class="head"/g)?.length, 2, "lost has no head");
   assertEquals(svg.match(/class="cross"/g)?.length, 1);
+});
+
+Deno.test("sequenceSvg, cut in the middle: two labels that differ at their end stay different", () => {
+  const hello = (name: string) =>
+    `{"type":"hello","protocol":"deno-chat","version":1,"username":"${name}"}\n`;
+  const svg = sequenceSvg({
+    left: "bob",
+    right: "alice",
+    title: "Hellos",
+    arrows: [
+      { from: "right", label: hello("alice") },
+      { from: "left", label: hello("bob") },
+    ],
+  }, { maxLabel: 48, cut: "middle" });
+  const labels = [
+    ...svg.matchAll(
+      /<text x="[^"]*" y="[^"]*" text-anchor="middle">([^<]*)<\/text>/g,
+    ),
+  ]
+    .map((m) => m[1]);
+  assertEquals(labels, [
+    "{&quot;type&quot;:&quot;hello&quot;,…,&quot;username&quot;:&quot;alice&quot;}\\u{a}",
+    "{&quot;type&quot;:&quot;hello&quot;,…,&quot;username&quot;:&quot;bob&quot;}\\u{a}",
+  ]);
+  // Without commas: characters from both ends, never more than asked.
+  assertEquals(cutMiddle("abcdefghij", 5), "ab…ij");
+  assertEquals(cutMiddle("short", 5), "short");
 });

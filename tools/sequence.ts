@@ -60,6 +60,31 @@ export function cut(text: string, max: number): string {
   return characters.slice(0, Math.max(1, max - 1)).join("") + "…";
 }
 
+/**
+ * `text` cut to `max` characters by leaving out its middle, marked …: whole
+ * comma-separated pieces where it has them (the fields of a JSON frame:
+ * `{"type":"hello",…,"username":"bob"}`), else characters from both ends.
+ * For labels that differ at their end.
+ */
+export function cutMiddle(text: string, max: number): string {
+  const characters = [...text];
+  if (characters.length <= max) return text;
+  const length = (piece: string) => [...piece].length;
+  const pieces = text.split(/(?<=,)/);
+  let best = "";
+  for (let head = 1; head < pieces.length - 1; head++) {
+    for (let tail = 1; head + tail < pieces.length; tail++) {
+      const kept = pieces.slice(0, head).join("") + "…," +
+        pieces.slice(pieces.length - tail).join("");
+      if (length(kept) <= max && length(kept) > length(best)) best = kept;
+    }
+  }
+  if (best) return best;
+  const tail = Math.floor((max - 1) / 2);
+  return characters.slice(0, max - 1 - tail).join("") + "…" +
+    characters.slice(characters.length - tail).join("");
+}
+
 /** Width of the arrow column in the text diagram, in characters. */
 const TEXT_ARROW = 52;
 
@@ -128,6 +153,11 @@ export interface SvgOptions {
   /** Longest label drawn, in characters (longer ones are cut with …). */
   maxLabel?: number;
   /**
+   * Where a label too long is cut: at its "end" (the default), or in the
+   * "middle" (see `cutMiddle`), which keeps the end of each label.
+   */
+  cut?: "end" | "middle";
+  /**
    * Where the notes go: "beside" the right lifeline (the default), or
    * "under" each arrow, which keeps the picture narrow (for a phone).
    */
@@ -149,7 +179,10 @@ export function sequenceSvg(
   const id = options.id ?? "sequence";
   const maxLabel = options.maxLabel ?? 60;
   const char = 7.9; // width of one character at 13px in a monospace font
-  const labels = sequence.arrows.map((a) => cut(visible(a.label), maxLabel));
+  const shorten = options.cut === "middle" ? cutMiddle : cut;
+  const labels = sequence.arrows.map((a) =>
+    shorten(visible(a.label), maxLabel)
+  );
   const longest = Math.max(16, ...labels.map((label) => [...label].length));
   const notes = sequence.arrows.map((a) => a.note ? visible(a.note) : "");
   const longestNote = Math.max(0, ...notes.map((note) => [...note].length));

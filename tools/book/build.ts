@@ -16,7 +16,18 @@
  */
 import config from "../../deno.json" with { type: "json" };
 import type { Token } from "./highlight.ts";
-import { comment, document, inline, sections, slug } from "./markdown.ts";
+import {
+  comment,
+  document,
+  inline,
+  type LinkTarget,
+  type NameTarget,
+  normalise,
+  sections,
+  type SectionTarget,
+  slug,
+  titleHtml,
+} from "./markdown.ts";
 import {
   findPages,
   OUT,
@@ -176,8 +187,14 @@ function transcriptHtml(transcript: Transcript): string {
     return `<figure class="terminal"><figcaption>${escape(t.name)}` +
       `</figcaption><pre>${lines.join("\n")}</pre></figure>`;
   };
-  const note = transcript.note
-    ? `<p class="note">${escape(transcript.note)}</p>`
+  const varies = transcript.check === "commands"
+    ? "Its figures differ from run to run (what is lost, and when, is " +
+      "chance): the test compares only its commands and headings. Run it " +
+      "yourself and compare."
+    : "";
+  const notes = [transcript.note ?? "", varies].filter((n) => n !== "");
+  const note = notes.length > 0
+    ? `<p class="note">${escape(notes.join(" "))}</p>`
     : "";
   return `<section class="run" id="run-${transcript.name}">` +
     `<h3>${escape(transcript.title)}</h3>${note}` +
@@ -185,13 +202,63 @@ function transcriptHtml(transcript: Transcript): string {
     transcript.terminals.map(terminal).join("") + `</div></section>`;
 }
 
-function pictureHtml(picture: Picture, page: Page): string {
+/** Each `<code>` of some HTML that names a page, linked to it. */
+function linkCode(html: string, name: NameTarget): string {
+  return html.replace(/<code>([^<]*)<\/code>/g, (whole, code: string) => {
+    const text = code.replaceAll("&lt;", "<").replaceAll("&gt;", ">")
+      .replaceAll("&quot;", '"').replaceAll("&amp;", "&");
+    const href = name(text, true);
+    return href ? `<a href="${href}">${whole}</a>` : whole;
+  });
+}
+
+/**
+ * The narrowest a picture is drawn, as a share of its own width: at 85% its
+ * 13 px text reads at 11 px, its 11 px text at 9.4 px. A screen narrower
+ * than that scrolls the picture sideways, inside its frame, as code does.
+ */
+const PICTURE_SCALE = 0.85;
+
+function pictureHtml(picture: Picture, page: Page, name: NameTarget): string {
   const file = relative(page.url, `pictures/${picture.id}.svg`);
+  const width = Number(picture.svg.match(/viewBox="0 0 ([\d.]+)/)![1]);
+  const svg = picture.svg.replace(
+    "<svg ",
+    `<svg style="min-width:${Math.ceil(width * PICTURE_SCALE)}px" `,
+  );
   return `<figure class="picture" id="picture-${picture.id}">` +
-    `<div class="drawing">${picture.svg}</div>` +
-    `<figcaption>${picture.caption} <span class="source">Drawn from ` +
+    `<div class="drawing">${svg}</div>` +
+    `<figcaption>${linkCode(picture.caption, name)} <span class="source">` +
+    `Drawn from ` +
     `${escape(picture.source)}. <a href="${file}">The picture alone` +
     `</a>.</span></figcaption></figure>`;
+}
+
+/** A title as plain text (for the window's title): no backticks. */
+const plain = (title: string) => title.replaceAll("`", "");
+
+/**
+ * A title short enough to link with: without a closing "(...)" and at
+ * most about 90 characters (cut after a clause, else after a word).
+ */
+export function shortTitle(title: string): string {
+  let short = title.replace(/\s*\((?:[^()]|\([^()]*\))*\)$/, "");
+  if (short.length < 12) short = title;
+  if (short.length > 90) {
+    const clause = Math.max(
+      short.lastIndexOf(", ", 90),
+      short.lastIndexOf(": ", 90),
+      short.lastIndexOf("; ", 90),
+    );
+    short = clause >= 20
+      ? short.slice(0, clause)
+      : `${short.slice(0, short.lastIndexOf(" ", 88))}…`;
+  }
+  // A `code` span cut in two is not code any more.
+  if ((short.match(/`/g) ?? []).length % 2 === 1) {
+    short = short.replace(/`([^`]*)$/, "$1");
+  }
+  return short;
 }
 
 /** The frame of every page. */
@@ -207,7 +274,7 @@ function frame(
       ? `<a rel="${label === "Previous" ? "prev" : "next"}" href="${
         relative(page.url, target.url)
       }"><span>${label}</span> ${
-        escape(neighbours.titles.get(target.url)!)
+        titleHtml(shortTitle(neighbours.titles.get(target.url)!))
       }</a>`
       : "";
   const nav = neighbours.previous || neighbours.next
@@ -221,7 +288,9 @@ function frame(
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="light dark">
-<title>${escape(title)}${page.kind === "index" ? "" : ` · ${TITLE}`}</title>
+<title>${escape(plain(page.kind === "index" ? title : shortTitle(title)))}${
+    page.kind === "index" ? "" : ` · ${TITLE}`
+  }</title>
 <link rel="icon" href="data:,">
 <link rel="stylesheet" href="${relative(page.url, "style.css")}">
 </head>
@@ -264,44 +333,157 @@ interface Context {
   pages: Page[];
   rows: Row[];
   readme: string;
+  /** The book's programs (`fragmented.py`) -> the site path of ours. */
+  bookPrograms: Map<string, string>;
+  /** Files linked from a page that are no page: copied into files/. */
+  copies: Set<string>;
+}
+
+const exists = (path: string) => {
+  try {
+    return Deno.statSync(new URL(path, ROOT)).isFile;
+  } catch {
+    return false;
+  }
+};
+
+/** Files a page may link to without a page of their own: copied whole. */
+const COPIED = /^(?!\.|.*\/\.)[\w./-]+\.(py|txt|json|csv|sh)$/;
+
+/** Where README's section with this id is in the book. */
+function readmeSection(context: Context, hash: string): string {
+  const heading = sections(context.readme).find((s) => slug(s.heading) === hash)
+    ?.heading ?? "";
+  if (/^What the book gets wrong/.test(heading)) return "wrong.html";
+  if (/^The lessons/.test(heading)) return "index.html#the-chapter";
+  return `notes.html#${hash}`;
 }
 
 /** Links from a Markdown file to project files: to their pages. */
-function linker(page: Page, pages: Page[]) {
+function linker(page: Page, context: Context): LinkTarget {
+  const pages = context.pages;
   return (path: string, hash: string) => {
+    if (path === "README.md" && hash) {
+      return relative(page.url, readmeSection(context, hash));
+    }
     const target = pages.find((p) =>
-      p.path === path || (path.endsWith("/") && p.path.startsWith(path) &&
-        p.url === urlOf(`${path}README.md`)) ||
-      (p.kind !== "wrong" && p.path !== "" && path.endsWith("/") &&
-        p.path === `${path}${path.split("/").at(-2)}.ts`)
+      p.kind !== "wrong" && p.kind !== "index" && (
+        p.path === path || (path.endsWith("/") && p.path.startsWith(path) &&
+          p.url === urlOf(`${path}README.md`)) ||
+        (path.endsWith("/") && p.path === `${path}${path.split("/").at(-2)}.ts`)
+      )
     );
-    if (!target || target.kind === "wrong") return null;
+    if (!target) {
+      // A file with no page (a Python starter): a copy of it, to read or
+      // to save.
+      if (COPIED.test(path) && exists(path)) {
+        context.copies.add(path);
+        return relative(page.url, `files/${path}`);
+      }
+      return null;
+    }
     return relative(page.url, target.url) + (hash ? `#${hash}` : "");
+  };
+}
+
+/**
+ * What prose names, linked: a task (`tcp-listener`, `deno task lab loss`)
+ * to its page, a file of the project (`conversation.ts` beside the page,
+ * `chat/README.md` from the top, README) to its page, one of the book's
+ * programs (`fragmented.py`) to our lesson for it. Never to the page
+ * itself.
+ */
+function namer(page: Page, context: Context): NameTarget {
+  const folder = page.path.slice(0, page.path.lastIndexOf("/") + 1);
+  const link = linker(page, context);
+  const self = relative(page.url, page.url);
+  const notSelf = (href: string | null) =>
+    href === null || href === self || href.startsWith(`${self}#`) ? null : href;
+  return (text: string, inCode: boolean) => {
+    const words = text.trim();
+    if (inCode) {
+      // `deno task lab loss --count 9`, `lab clean`, `tcp-listener`.
+      const task = words.match(/^(?:deno task )?([\w-]+)(?: ([\w-]+))?/);
+      const named = task &&
+        (words.startsWith("deno task ") || task[0] === words);
+      for (const name of named ? [`${task[1]} ${task[2]}`, task[1]] : []) {
+        const target = context.pages.find((p) => p.tasks.includes(name));
+        if (target) return notSelf(relative(page.url, target.url));
+      }
+      if (!/^(?:\.\.?\/)*(?:[\w-]+\/)*[\w-]+\.(?:ts|md|py)$/.test(words)) {
+        return null;
+      }
+    }
+    const path = words === "README" ? "README.md" : words;
+    for (const candidate of [normalise(folder + path), normalise(path)]) {
+      if (exists(candidate)) return notSelf(link(candidate, ""));
+    }
+    const ours = context.bookPrograms.get(words);
+    return ours ? notSelf(relative(page.url, ours)) : null;
+  };
+}
+
+/** `see "Experiments" below` in README's text: to where that section is. */
+function referrer(page: Page, context: Context): SectionTarget {
+  const headings = sections(context.readme).map((s) => s.heading);
+  return (name: string) => {
+    const heading = headings.find((h) =>
+      h === name || h.startsWith(`${name} `) || h.startsWith(`${name},`)
+    );
+    if (heading) {
+      return relative(page.url, readmeSection(context, slug(heading)));
+    }
+    // The rows "marked "Exercise"" of the table: the index's chapter.
+    return context.rows.some((row) => row.book.split(" ").includes(name))
+      ? relative(page.url, "index.html#the-chapter")
+      : null;
+  };
+}
+
+/** What every Markdown file of the project is rendered with. */
+function markdownOptions(page: Page, context: Context, from: string) {
+  return {
+    from,
+    link: linker(page, context),
+    name: namer(page, context),
+    ...(from === "README.md" ? { refer: referrer(page, context) } : {}),
   };
 }
 
 async function sourcePage(page: Page, context: Context) {
   const text = await Deno.readTextFile(new URL(page.path, ROOT));
   const source = await readSource(text);
-  const plain = relative(page.url, `files/${page.path}.txt`);
+  const plainFile = relative(page.url, `files/${page.path}.txt`);
+  const name = namer(page, context);
+  const title = source.title || page.path;
+  // A first sentence too long for a heading: the heading is its start,
+  // and the sentence opens the introduction.
+  const heading = title.length > 140 ? shortTitle(title) : title;
+  const intro = heading === title
+    ? source.intro
+    : `${title}.\n\n${source.intro}`;
   const parts: string[] = [];
-  parts.push(`<h1>${escape(source.title || page.path)}</h1>`);
+  parts.push(`<h1>${titleHtml(heading)}</h1>`);
   parts.push(
-    `<p class="meta">The file <a href="${plain}"><code>${page.path}` +
+    `<p class="meta">The file <a href="${plainFile}"><code>${page.path}` +
       `</code></a>, shown whole below.</p>`,
   );
-  parts.push(`<div class="intro">${comment(source.intro)}</div>`);
+  parts.push(`<div class="intro">${comment(intro, { name })}</div>`);
   parts.push(runBox(page));
   const runs = context.transcripts.filter((t) =>
     t.tasks.some((task) => page.tasks.includes(task))
   );
   if (runs.length > 0) {
     parts.push(`<h2 id="a-real-run">A real run</h2>`);
+    // Only where it is true: the recorder ran these on free ports.
+    const ported = runs.some((t) => t.defaultPorts)
+      ? ` (The recorder used free ports the system picked; shown here is ` +
+        `the lesson's default port, the one you will see.)`
+      : "";
     parts.push(
       `<p>Recorded by <code>deno task book-record</code>, which runs the ` +
         `lessons as you would; a test runs them again and fails when ` +
-        `what they print no longer matches. (The servers ran on free ` +
-        `ports; shown here is the default port you will see.)</p>`,
+        `what they print no longer matches.${ported}</p>`,
     );
     parts.push(...runs.map(transcriptHtml));
   }
@@ -310,7 +492,7 @@ async function sourcePage(page: Page, context: Context) {
   );
   if (drawn.length > 0) {
     parts.push(`<h2 id="pictures">Pictures</h2>`);
-    parts.push(...drawn.map((p) => pictureHtml(p, page)));
+    parts.push(...drawn.map((p) => pictureHtml(p, page, name)));
   }
   parts.push(`<h2 id="the-code">The code</h2>`);
   const used = new Set<string>();
@@ -322,7 +504,7 @@ async function sourcePage(page: Page, context: Context) {
       parts.push(`<h3 id="${id}">${escape(part.text)}</h3>`);
       continue;
     }
-    const prose = part.prose ? comment(part.prose) : "";
+    const prose = part.prose ? comment(part.prose, { name }) : "";
     const code = part.code.length ? codeBlock(part.code, context.colours) : "";
     parts.push(
       `<div class="segment${prose ? "" : " bare"}${code ? "" : " only"}">` +
@@ -343,7 +525,7 @@ async function sourcePage(page: Page, context: Context) {
     );
   }
   await write(`files/${page.path}.txt`, text);
-  return { title: source.title || page.path, body: parts.join("\n") };
+  return { title, body: parts.join("\n") };
 }
 
 async function markdownPage(page: Page, context: Context) {
@@ -352,10 +534,10 @@ async function markdownPage(page: Page, context: Context) {
   const title = heading ? heading[1].trim() : page.path;
   const rest = heading ? text.replace(heading[0], "") : text;
   const body =
-    `<h1>${escape(title)}</h1>\n<p class="meta">From <code>${
+    `<h1>${titleHtml(title)}</h1>\n<p class="meta">From <code>${
       escape(page.path)
     }</code>.</p>\n` +
-    document(rest, { from: page.path, link: linker(page, context.pages) });
+    document(rest, markdownOptions(page, context, page.path));
   return { title, body };
 }
 
@@ -363,29 +545,51 @@ function wrongPage(page: Page, context: Context) {
   const section = sections(context.readme).find((s) =>
     /^What the book gets wrong/.test(s.heading)
   )!;
-  const body = `<h1>${escape(section.heading)}</h1>\n` +
-    `<p class="meta">From README.md, the section of that name.</p>\n` +
+  const body = `<h1>${titleHtml(section.heading)}</h1>\n` +
+    `<p class="meta">From README.md, the section of that name. Each ` +
+    `slip links to the lesson that does otherwise.</p>\n` +
     document(section.body, {
-      from: "README.md",
-      link: linker(page, context.pages),
+      ...markdownOptions(page, context, "README.md"),
       shift: 1,
     });
   return { title: section.heading, body };
 }
 
+/** Notes: README's sections that no other page shows. */
+function notesPage(page: Page, context: Context) {
+  const kept = sections(context.readme).filter((s) =>
+    !/^What the book gets wrong|^The lessons/.test(s.heading)
+  );
+  const title = "Notes on running the lessons";
+  const markdown = kept.map((s) => `## ${s.heading}\n${s.body}`).join("\n");
+  const body = `<h1>${title}</h1>\n` +
+    `<p class="meta">From README.md: its sections but the table of lessons ` +
+    `(the contents page) and what the book gets wrong (its own page).</p>\n` +
+    document(markdown, markdownOptions(page, context, "README.md"));
+  return { title, body };
+}
+
 function indexPage(page: Page, context: Context) {
-  const link = linker(page, context.pages);
+  const options = markdownOptions(page, context, "README.md");
   const intro = context.readme.split(/\n## /)[0].replace(/^# .*\n/, "");
   const titles = new Map<string, string>();
   const parts: string[] = [];
+  const name = namer(page, context);
+  /** A command in code, linked to its page. */
+  const code = (text: string) => {
+    const href = name(text, true);
+    const html = `<code>${escape(text)}</code>`;
+    return href ? `<a href="${href}">${html}</a>` : html;
+  };
   parts.push(`<h1>${TITLE}, as runnable Deno lessons</h1>`);
-  parts.push(document(intro, { from: "README.md", link }));
+  parts.push(document(intro, options));
   parts.push(
     `<p>Each lesson is a page: what it teaches, both terminals of a real ` +
       `run, pictures drawn from real packets, then the whole program with ` +
       `the explanation beside the lines it explains. Run a server in one ` +
-      `terminal (<code>deno task tcp-server</code>) and its client in ` +
-      `another, and watch the two talk.</p>`,
+      `terminal (${code("deno task tcp-server")}) and its client in ` +
+      `another, and watch the two talk. Previous and Next, at the foot of ` +
+      `each page, go through the pages in the order of this one.</p>`,
   );
   parts.push(`<h2 id="the-chapter">The chapter, in the book's order</h2>`);
   parts.push(`<ol class="lessons">`);
@@ -404,33 +608,57 @@ function indexPage(page: Page, context: Context) {
       .join(", ");
     parts.push(
       `<li><h3>${escape(row.book)}</h3><p>${
-        inline(row.shows, { from: "README.md", link })
+        inline(row.shows, options)
       }</p><p class="how">Run ${run || "—"}; read ${links || "—"}.</p></li>`,
     );
   }
   parts.push(`</ol>`);
   const group = (part: Page["part"]) =>
-    context.pages.filter((p) => p.part === part && p.kind !== "index");
-  const list = (pages: Page[]) =>
-    `<ul>${
+    context.pages.filter((p) =>
+      p.part === part && (p.kind === "source" || p.kind === "markdown")
+    );
+  const list = (pages: Page[], kind = "pages") =>
+    `<ul class="${kind}">${
       pages.map((p) =>
         `<li><a href="${relative(page.url, p.url)}">${
-          escape(titles.get(p.url) ?? p.path)
-        }</a> <code>${escape(p.path)}</code></li>`
+          titleHtml(shortTitle(titles.get(p.url) ?? p.path))
+        }<code class="path">${escape(p.path)}</code></a></li>`
       ).join("")
     }</ul>`;
   const handsOn = group("hands-on");
-  if (handsOn.length > 0) {
+  const teachers = group("teachers");
+  if (handsOn.length > 0 || teachers.length > 0) {
     parts.push(`<h2 id="hands-on">Hands-on: the activity and exercises</h2>`);
+    parts.push(
+      `<p>Each exercise stands in the chapter above, after its section, and ` +
+        `the activity's task sheet under Activity 12.1. Here, the rest:</p>`,
+    );
     parts.push(`<!--hands-on-->`);
+  }
+  if (teachers.length > 0) {
+    parts.push(`<h3 id="for-teachers">For teachers</h3>`);
+    parts.push(
+      `<p>The exercises' solutions and the answers to their Reflect ` +
+        `questions: not in the pages' Previous and Next, so that no ` +
+        `student meets them by turning the page.</p>`,
+    );
+    parts.push(`<!--teachers-->`);
   }
   if (context.pages.some((p) => p.kind === "wrong")) {
     parts.push(`<h2 id="wrong">What the book gets wrong</h2>`);
     parts.push(
       `<p>The book's code has slips; each lesson says, at its line, what ` +
-        `the book did and why we do otherwise. <a href="wrong.html">All of ` +
-        `them on one page</a>.</p>`,
+        `the book did and why we do otherwise.</p>`,
     );
+    parts.push(`<!--wrong-->`);
+  }
+  if (context.pages.some((p) => p.kind === "notes")) {
+    parts.push(`<h2 id="notes">Notes</h2>`);
+    parts.push(
+      `<p>Quick start, permissions, the experiments with real packets, ` +
+        `troubleshooting, watching the traffic: the rest of README.</p>`,
+    );
+    parts.push(`<!--notes-->`);
   }
   parts.push(`<h2 id="more">The other files</h2>`);
   parts.push(
@@ -443,15 +671,20 @@ function indexPage(page: Page, context: Context) {
       `from a server like section 12.4's: <code>tools/book/serve.ts</code> ` +
       `listens on 127.0.0.1 with <code>Deno.serve</code> and answers each ` +
       `request of your browser in HTTP, the protocol ` +
-      `<code>deno task tcp-client</code> speaks by hand.</p>`,
+      `${code("deno task tcp-client")} speaks by hand.</p>`,
   );
   return {
     title: TITLE,
     body: parts.join("\n"),
     finish: (all: Map<string, string>) => {
       for (const [url, title] of all) titles.set(url, title);
+      const kind = (kind: Page["kind"]) =>
+        list(context.pages.filter((p) => p.kind === kind));
       return (html: string) =>
         html.replace("<!--hands-on-->", list(handsOn))
+          .replace("<!--teachers-->", list(teachers, "teachers"))
+          .replace("<!--wrong-->", kind("wrong"))
+          .replace("<!--notes-->", kind("notes"))
           .replace("<!--more-->", list(group("more")));
     },
   };
@@ -465,18 +698,34 @@ async function write(path: string, text: string): Promise<void> {
   await Deno.writeTextFile(url, text);
 }
 
+/** Lesson pages by the book's program each stands for (`tcp_server.py`). */
+function bookPrograms(pages: Page[]): Map<string, string> {
+  const programs = new Map<string, string>();
+  for (const page of pages) {
+    if (!page.path.startsWith("chapters/")) continue;
+    const text = Deno.readTextFileSync(new URL(page.path, ROOT));
+    const header = text.slice(0, text.indexOf("*/"));
+    const name = header.match(/\(section [^)]*the book's ([\w-]+\.py)\)/)?.[1];
+    if (name && !programs.has(name)) programs.set(name, page.url);
+  }
+  return programs;
+}
+
 /** Builds the whole site into _book/ (or `into`). Returns its pages. */
 export async function build(into: URL = OUT): Promise<Page[]> {
   out = into;
   const { pages, rows } = findPages();
   const readme = await Deno.readTextFile(new URL("README.md", ROOT));
+  const transcripts = [...readTranscripts().values()];
   const context: Context = {
     colours: new Colours(),
-    transcripts: [...readTranscripts().values()],
-    pictures: await pictures([...readTranscripts().values()]),
+    transcripts,
+    pictures: await pictures(transcripts),
     pages,
     rows,
     readme,
+    bookPrograms: bookPrograms(pages),
+    copies: new Set(),
   };
   await Deno.remove(out, { recursive: true }).catch(() => {});
   await Deno.mkdir(out, { recursive: true });
@@ -490,6 +739,7 @@ export async function build(into: URL = OUT): Promise<Page[]> {
       made.set(page.url, await markdownPage(page, context));
     }
     if (page.kind === "wrong") made.set(page.url, wrongPage(page, context));
+    if (page.kind === "notes") made.set(page.url, notesPage(page, context));
     if (page.kind === "index") {
       index = indexPage(page, context);
       made.set(page.url, index);
@@ -497,14 +747,23 @@ export async function build(into: URL = OUT): Promise<Page[]> {
   }
   const titles = new Map([...made].map(([url, { title }]) => [url, title]));
   const fill = index?.finish(titles) ?? ((html: string) => html);
-  // Previous and next: through the chapter, the hands-on part and the
-  // book's slips; the other files link on among themselves.
-  for (const [i, page] of pages.entries()) {
-    const { title, body } = made.get(page.url)!;
-    const previous = i > 1 ? pages[i - 1] : undefined;
-    const next = pages[i + 1];
-    const html = frame(page, title, body, { previous, next, titles });
-    await write(page.url, page.kind === "index" ? fill(html) : html);
+  // Previous and next: one chain for readers, in the index's order, and
+  // one for teachers (the solutions), so that each page has its place once.
+  const chains = [
+    pages.filter((p) => p.part !== "teachers"),
+    pages.filter((p) => p.part === "teachers"),
+  ];
+  for (const chain of chains) {
+    for (const [i, page] of chain.entries()) {
+      const { title, body } = made.get(page.url)!;
+      const previous = chain[i - 1];
+      const next = chain[i + 1];
+      const html = frame(page, title, body, { previous, next, titles });
+      await write(page.url, page.kind === "index" ? fill(html) : html);
+    }
+  }
+  for (const path of context.copies) {
+    await write(`files/${path}`, await Deno.readTextFile(new URL(path, ROOT)));
   }
   for (const picture of context.pictures) {
     await write(`pictures/${picture.id}.svg`, picture.standalone);
@@ -514,6 +773,17 @@ export async function build(into: URL = OUT): Promise<Page[]> {
 }
 
 if (import.meta.main) {
+  if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
+    console.log(
+      "Usage: deno task book [--serve [--port PORT]]\n" +
+        "Builds the book (every lesson as a page) into _book/; open " +
+        "_book/index.html.\n" +
+        "  --serve      also serve it on http://127.0.0.1:PORT/ and build " +
+        "again when a file changes\n" +
+        "  --port PORT  the port for --serve (default 8000; 0: a free one)",
+    );
+    Deno.exit(0);
+  }
   const serve = Deno.args.includes("--serve");
   const portFlag = Deno.args.indexOf("--port");
   const port = portFlag >= 0 ? Number(Deno.args[portFlag + 1]) : 8000;

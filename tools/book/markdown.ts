@@ -10,6 +10,13 @@
  *   of the project pointed at that file's page, or made plain text where
  *   the file has none, so that no link leads nowhere.
  *
+ * Both may be given `name`, which links what prose names: a file of the
+ * project (`chat/protocol.ts`, `conversation.ts`, README), a task
+ * (`tcp-listener`, `deno task ports`), one of the book's programs
+ * (`fragmented.py`), each to its page; and `document()` may be given
+ * `refer`, which links a reference to another section of README
+ * (`see "Experiments" below`) to where the book has that section.
+ *
  * Raw HTML is never passed through: `<` in any text stays text.
  *
  * @module
@@ -35,13 +42,127 @@ function linkDenoApis(md: Markdown): void {
   };
 }
 
+/**
+ * Where what prose names leads (a relative link), or null: `text` is a
+ * whole inline code span, or a word of text that looks like a file name.
+ */
+export type NameTarget = (text: string, inCode: boolean) => string | null;
+
+/** Where a section of README named in a "see ..." leads, or null. */
+export type SectionTarget = (name: string) => string | null;
+
+interface Env {
+  name?: NameTarget;
+  refer?: SectionTarget;
+  [key: string | symbol]: unknown;
+}
+
+/** A file's name in prose: `chat/protocol.ts`, `../README.md`, README. */
+const FILE_NAME =
+  /(?<![\w/.:@-])((?:\.\.?\/)*(?:[\w-]+\/)*[\w-]+\.(?:ts|md|py)|README)(?![\w/-]|\.\w)/g;
+/**
+ * `"Experiments" below`, `see "What the book gets wrong"`,
+ * `(see Permissions)`: other parts of README, by name.
+ */
+const SEE =
+  /"([^"\n]+)"( below| above)|(?<=\bsee )"([^"\n]+)"|(?<=\bsee )([A-Z][\w']*(?: [a-z][\w']*)*)/g;
+
+/**
+ * The links that prose names (see `Env`), added after markdown-it has
+ * parsed the inline text: never inside a link, a heading's id unchanged.
+ */
+function linkNames(md: Markdown): void {
+  md.core.ruler.push("book-names", (state) => {
+    const env = state.env as Env;
+    if (!env.name && !env.refer) return;
+    const link = (href: string, inner: InstanceType<typeof state.Token>[]) => {
+      const open = new state.Token("link_open", "a", 1);
+      open.attrSet("href", href);
+      return [open, ...inner, new state.Token("link_close", "a", -1)];
+    };
+    const text = (content: string) => {
+      const token = new state.Token("text", "", 0);
+      token.content = content;
+      return token;
+    };
+    for (const block of state.tokens) {
+      if (block.type !== "inline" || !block.children) continue;
+      const out: InstanceType<typeof state.Token>[] = [];
+      let depth = 0;
+      for (const child of block.children) {
+        if (child.type === "link_open") depth++;
+        if (child.type === "link_close") depth--;
+        if (depth > 0 || !env.name && child.type !== "text") {
+          out.push(child);
+          continue;
+        }
+        if (child.type === "code_inline" && env.name) {
+          const href = env.name(child.content, true);
+          out.push(...(href ? link(href, [child]) : [child]));
+          continue;
+        }
+        if (child.type !== "text") {
+          out.push(child);
+          continue;
+        }
+        // Plain text: cut where a name or a reference stands.
+        const found: {
+          at: number;
+          end: number;
+          href: string;
+          words: string;
+        }[] = [];
+        for (const m of child.content.matchAll(FILE_NAME)) {
+          const href = env.name?.(m[1], false);
+          if (href) {
+            found.push({
+              at: m.index,
+              end: m.index + m[0].length,
+              href,
+              words: m[0],
+            });
+          }
+        }
+        for (const m of child.content.matchAll(SEE)) {
+          const name = m[1] ?? m[3] ?? m[4];
+          const href = env.refer?.(name);
+          if (!href) continue;
+          // "below" and "above" are no longer true on another page.
+          const words = m[0].replace(/ (below|above)$/, "");
+          found.push({ at: m.index, end: m.index + m[0].length, href, words });
+        }
+        found.sort((a, b) => a.at - b.at);
+        let at = 0;
+        for (const f of found) {
+          if (f.at < at) continue;
+          if (f.at > at) out.push(text(child.content.slice(at, f.at)));
+          out.push(...link(f.href, [text(f.words)]));
+          at = f.end;
+        }
+        if (at === 0) out.push(child);
+        else if (at < child.content.length) {
+          out.push(text(child.content.slice(at)));
+        }
+      }
+      block.children = out;
+    }
+  });
+}
+
 const commentRenderer = new MarkdownIt("zero", { linkify: true })
   .enable(["paragraph", "list", "fence", "code", "backticks", "linkify"]);
 linkDenoApis(commentRenderer);
+linkNames(commentRenderer);
 
 /** Prose from comments as HTML. */
-export function comment(text: string): string {
-  return keepFlagsWhole(commentRenderer.render(text));
+export function comment(text: string, options: { name?: NameTarget } = {}) {
+  const env: Env = { name: options.name };
+  return keepFlagsWhole(commentRenderer.render(text, env));
+}
+
+/** A title (inline Markdown: only `code` counts) as HTML. */
+export function titleHtml(text: string): string {
+  return commentRenderer.renderInline(text);
 }
 
 /**
@@ -76,7 +197,13 @@ export type LinkTarget = (path: string, hash: string) => string | null;
  */
 export function document(
   text: string,
-  options: { from: string; link: LinkTarget; shift?: number },
+  options: {
+    from: string;
+    link: LinkTarget;
+    shift?: number;
+    name?: NameTarget;
+    refer?: SectionTarget;
+  },
 ): string {
   const md = new MarkdownIt({ html: false, linkify: true });
   linkDenoApis(md);
@@ -124,11 +251,14 @@ export function document(
       }
     }
   });
-  return md.render(text);
+  // After the links written in the file: those it adds are pages already.
+  linkNames(md);
+  const env: Env = { name: options.name, refer: options.refer };
+  return md.render(text, env);
 }
 
 /** `tools/../chat/README.md` -> `chat/README.md`. */
-function normalise(path: string): string {
+export function normalise(path: string): string {
   const out: string[] = [];
   for (const part of path.split("/")) {
     if (part === "..") out.pop();
@@ -181,7 +311,12 @@ export function table(markdown: string): string[][] {
 /** Inline Markdown (one table cell) as HTML. */
 export function inline(
   text: string,
-  options: { from: string; link: LinkTarget },
+  options: {
+    from: string;
+    link: LinkTarget;
+    name?: NameTarget;
+    refer?: SectionTarget;
+  },
 ): string {
   return document(text, options).replace(/^<p>|<\/p>\n?$/g, "");
 }

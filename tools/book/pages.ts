@@ -9,7 +9,13 @@
  *   the tour, and the Markdown and TypeScript files of activity/ and
  *   exercises/ (the hands-on part, when they exist) gets a page; a file the
  *   table does not name comes after the last page of its own folder.
- * - "What the book gets wrong" is README's section of that name.
+ * - "What the book gets wrong" is README's section of that name; README's
+ *   other sections (but the table, which is the index) are the Notes page.
+ * - One reading order, the index's: the chapter's pages row by row, the
+ *   hands-on part (what the table did not already name), what the book
+ *   gets wrong, the notes, then the other files. Every page stands in it
+ *   once; Previous and Next follow it. The exercises' solutions are for
+ *   teachers: a chain of their own, out of a reader's way.
  * - A page's tasks are the deno.json tasks that run its file
  *   (`tcp-server`), or the lab's experiment named after it (`lab router`).
  *
@@ -29,13 +35,16 @@ export interface Page {
   path: string;
   /** Where it goes in the site, e.g. `chapters/12_4_tcp_server.html`. */
   url: string;
-  kind: "source" | "markdown" | "wrong" | "index";
+  kind: "source" | "markdown" | "wrong" | "notes" | "index";
   /** The tasks that run this file: `tcp-server`, `lab router`. */
   tasks: string[];
   /** The book's section, from README's table ("12.4 TCP server"). */
   section: string;
-  /** The part of the index it is listed in. */
-  part: "chapter" | "hands-on" | "more";
+  /**
+   * The part of the index it is listed in. Pages of "teachers" (the
+   * exercises' solutions) are not in a reader's Previous/Next.
+   */
+  part: "chapter" | "hands-on" | "more" | "teachers";
 }
 
 /** One row of README's table of lessons. */
@@ -50,6 +59,9 @@ export interface Row {
 
 /** Folders whose files are the hands-on part (other issues write them). */
 export const HANDS_ON = ["activity", "exercises"];
+
+/** The folder of the hands-on part that is for teachers only. */
+export const TEACHERS = "exercises/solutions/";
 
 const exists = (path: string) => {
   try {
@@ -189,7 +201,7 @@ export function findPages(): { pages: Page[]; rows: Row[] } {
     ...files("tools/lab/", [".ts"]),
     ...rows.flatMap((row) => row.paths),
   ]);
-  const handsOn = HANDS_ON.flatMap((folder) =>
+  const handsOnFiles = HANDS_ON.flatMap((folder) =>
     files(`${folder}/`, [".md", ".ts"], true)
   );
 
@@ -221,41 +233,33 @@ export function findPages(): { pages: Page[]; rows: Row[] } {
     section: section.get(path) ?? "",
     part,
   });
-  const pages = [
-    {
-      path: "",
-      url: "index.html",
-      kind: "index",
-      tasks: [],
-      section: "",
-      part: "more",
-    } satisfies Page,
-    ...order.filter((path) => chapterPaths.has(path) || !isPart(path))
-      .map((path) => page(path, chapterPaths.has(path) ? "chapter" : "more")),
-    ...handsOn.map((path) => page(path, "hands-on")),
-  ];
-  // The chapter's pages first, then the hands-on part, then what the book
-  // gets wrong, then the rest (the chat's and the lab's other files).
-  const chapter = pages.filter((p) => p.part === "chapter");
-  const more = pages.filter((p) => p.part === "more" && p.kind !== "index");
-  const wrong: Page = {
-    path: "README.md",
-    url: "wrong.html",
-    kind: "wrong",
-    tasks: [],
-    section: "",
-    part: "more",
-  };
-  const hasWrong = sections(readme).some((s) =>
-    /^What the book gets wrong/.test(s.heading)
+  const made = (
+    url: string,
+    kind: Page["kind"],
+    path = "README.md",
+  ): Page => ({ path, url, kind, tasks: [], section: "", part: "more" });
+  const readmeSections = sections(readme).map((s) => s.heading);
+  const hasWrong = readmeSections.some((h) =>
+    /^What the book gets wrong/.test(h)
   );
+  const hasNotes = readmeSections.some((h) =>
+    !/^What the book gets wrong|^The lessons/.test(h)
+  );
+  // The reading order: each page once, where the index first names it.
+  const chapter = order.filter((path) => chapterPaths.has(path));
+  const rest = order.filter((path) => !chapterPaths.has(path) && !isPart(path));
+  const handsOn = handsOnFiles.filter((path) => !chapterPaths.has(path));
   return {
     pages: [
-      pages[0],
-      ...chapter,
-      ...pages.filter((p) => p.part === "hands-on"),
-      ...(hasWrong ? [wrong] : []),
-      ...more,
+      made("index.html", "index", ""),
+      ...chapter.map((path) => page(path, "chapter")),
+      ...handsOn.filter((path) => !path.startsWith(TEACHERS))
+        .map((path) => page(path, "hands-on")),
+      ...(hasWrong ? [made("wrong.html", "wrong")] : []),
+      ...(hasNotes ? [made("notes.html", "notes")] : []),
+      ...rest.map((path) => page(path, "more")),
+      ...handsOn.filter((path) => path.startsWith(TEACHERS))
+        .map((path) => page(path, "teachers")),
     ],
     rows,
   };

@@ -55,7 +55,11 @@ function style(name: string): string {
     `@media (prefers-color-scheme:dark){.${name}{color:#e8e8e8}}`,
     `.${name} text{fill:currentColor;font:13px ui-monospace,Menlo,Consolas,monospace}`,
     `.${name} .line{stroke:currentColor;stroke-width:1.5;fill:none}`,
-    `.${name} .thin{stroke:currentColor;stroke-width:1;fill:none;opacity:.5}`,
+    `.${name} .thin{stroke:currentColor;stroke-width:1.5;fill:none;opacity:.8}`,
+    // The acknowledgments' line: a colour of its own, 3:1 or more on both
+    // backgrounds (the page's links' blue).
+    `.${name} .ack{stroke:#0b57d0;stroke-width:2;fill:none}`,
+    `@media (prefers-color-scheme:dark){.${name} .ack{stroke:#79b8ff}}`,
     `.${name} .box{stroke:currentColor;stroke-width:1.2;fill:none}`,
     `.${name} .fill{fill:currentColor}`,
     `.${name} .bad{stroke:#d32f2f;fill:none;stroke-width:2}`,
@@ -96,6 +100,9 @@ function sequencePicture(
   const drawing = sequenceSvg(sequence, {
     id,
     maxLabel: 48,
+    // A long label loses its middle, not its end: the chat's two hellos
+    // differ only in their last field, the username.
+    cut: "middle",
     notes: "under",
     timeUnit: "ms",
   });
@@ -150,6 +157,12 @@ async function capture(path: string): Promise<Segment[]> {
 
 const text = (data: Uint8Array) => new TextDecoder().decode(data);
 
+/**
+ * Data in quotes, its control characters shown as every picture and
+ * lesson shows them (`\u{a}`, by tools/sequence.ts's `visible`).
+ */
+const quoted = (data: Uint8Array) => `"${text(data)}"`;
+
 /** The greeting's packets as arrows: handshake, data, the two FINs. */
 async function tcpGreeting(): Promise<Picture> {
   const path = "chapters/captures/greeting.pcap";
@@ -166,7 +179,7 @@ async function tcpGreeting(): Promise<Picture> {
     const flags = p.flags.split(" ");
     const parts = [`[${flags.join(", ")}]`, `seq=${seq}`];
     if (flags.includes("ACK")) parts.push(`ack=${ack}`);
-    if (p.data.length > 0) parts.push(JSON.stringify(text(p.data)));
+    if (p.data.length > 0) parts.push(quoted(p.data));
     const who = p.from === client ? "client" : "server";
     let note = "";
     if (flags.includes("SYN")) {
@@ -203,9 +216,30 @@ async function tcpGreeting(): Promise<Picture> {
       "The greeting over TCP: the three-way handshake, the 18 bytes of " +
       "<code>0. Hi new friend!</code>, and a FIN from each side. Sequence " +
       "numbers count bytes, from 0 for each side (the real ones start at a " +
-      "number each side picks at random).",
+      "number each side picks at random). " +
+      betweenComputers("tcp-server", "tcp-listener", server, client),
     source: `the packets in ${path}, captured by deno task lab capture`,
   });
+}
+
+/**
+ * Where a capture of chapters/captures/ comes from, for its caption: not
+ * this computer's loopback (where the runs on the page went) but two of
+ * the lab's "computers", as tools/lab/capture.ts runs them: the server on
+ * A, the client on B, captured on B's end of the cable.
+ */
+function betweenComputers(
+  serverTask: string,
+  clientTask: string,
+  server: string,
+  client: string,
+): string {
+  const host = (address: string) => address.replace(/:\d+$/, "");
+  return `It was captured between two of the lab's computers (Linux ` +
+    `network namespaces joined by a cable, <code>deno task lab capture</code>):` +
+    ` <code>${serverTask}</code> on A (${host(server)}), ` +
+    `<code>${clientTask}</code> on B (${host(client)}). Hence these ` +
+    `addresses, not the 127.0.0.1 of a run on one computer.`;
 }
 
 /** The UDP exchange: one datagram there, one back. */
@@ -216,7 +250,7 @@ async function udpExchange(): Promise<Picture> {
   const server = packets[0].to;
   const arrows: Arrow[] = packets.map((p) => ({
     from: p.from === client ? "left" : "right",
-    label: `UDP ${JSON.stringify(text(p.data))}`,
+    label: `UDP ${quoted(p.data)}`,
     note: `${p.data.length} bytes`,
     ms: p.ms,
   }));
@@ -229,7 +263,8 @@ async function udpExchange(): Promise<Picture> {
   }, {
     tasks: ["udp-server", "udp-client", "headers", "lab capture"],
     caption:
-      "UDP has no connection: two datagrams in all, each a whole message.",
+      "UDP has no connection: two datagrams in all, each a whole message. " +
+      betweenComputers("udp-server", "udp-client", server, client),
     source: `the packets in ${path}, captured by deno task lab capture`,
   });
 }
@@ -633,7 +668,7 @@ async function lossySegments(): Promise<Picture | null> {
       `L${x(p.ms).toFixed(1)} ${y(offset).toFixed(1)}`;
     acked = offset;
   }
-  if (path2) parts.push(`<path class="thin" d="${path2}"/>`);
+  if (path2) parts.push(`<path class="ack" d="${path2}"/>`);
   const seen = new Set<number>();
   const resent: number[] = [];
   for (const p of data) {
@@ -659,7 +694,7 @@ async function lossySegments(): Promise<Picture | null> {
       height - 19
     }" width="10" height="10"/>`,
     `<text class="small" x="${left + 86}" y="${height - 10}">sent again</text>`,
-    `<line class="thin" x1="${left + 190}" y1="${height - 14}" x2="${
+    `<line class="ack" x1="${left + 190}" y1="${height - 14}" x2="${
       left + 215
     }" ` +
       `y2="${height - 14}"/>`,
@@ -686,8 +721,10 @@ async function lossySegments(): Promise<Picture | null> {
     tasks: ["lab loss", "lab capture"],
     caption: "Each dot is a segment A sent, placed by when it left and " +
       "where its bytes sit in the stream; each red square a segment sent " +
-      "again because the first copy was lost. The line is B's " +
-      "acknowledgments: it climbs once the gaps are filled.",
+      "again because the first copy was lost. The blue line is B's " +
+      "acknowledgments: it climbs once the gaps are filled. (This " +
+      "transfer is <code>deno task lab capture</code>'s: 32 KiB from A to " +
+      "B, whose firewall dropped 20% of the TCP packets reaching it.)",
     source: `the packets in ${path}, captured on A's end of the cable by ` +
       "deno task lab capture",
   };
@@ -731,7 +768,29 @@ export async function pictures(transcripts: Transcript[]): Promise<Picture[]> {
   ];
   return all.filter((picture) => picture !== null).map((picture) => ({
     ...picture,
-    // A file of its own says what it is, as an XML document.
-    standalone: `<?xml version="1.0" encoding="UTF-8"?>\n${picture.standalone}`,
+    standalone: standalone(picture.standalone),
   }));
+}
+
+/**
+ * A picture as a file of its own: an XML document with a background of
+ * its own, light or dark as the reader's system is (prefers-color-scheme).
+ * In a page the picture has none: the page's shows through.
+ */
+function standalone(svg: string): string {
+  const [, width, height] = svg.match(/viewBox="0 0 ([\d.]+) ([\d.]+)"/)!;
+  const paper = [
+    "<style>",
+    // The rectangle for any viewer; the root's colour for a browser's
+    // window around the picture.
+    ":root{background-color:#fdfdfb}.paper{fill:#fdfdfb}",
+    "@media (prefers-color-scheme:dark){",
+    ":root{background-color:#0d1117}.paper{fill:#0d1117}}",
+    "</style>",
+    `<rect class="paper" x="0" y="0" width="${width}" height="${height}"/>`,
+  ].join("\n");
+  // After the title, the description and the picture's own style.
+  const at = svg.indexOf("</style>") + "</style>".length;
+  return `<?xml version="1.0" encoding="UTF-8"?>\n${svg.slice(0, at)}\n` +
+    `${paper}${svg.slice(at)}`;
 }

@@ -163,6 +163,7 @@ class Recording {
     return {
       ...fields,
       check: fields.check ?? "exact",
+      ...(this.ports.size > 0 ? { defaultPorts: true } : {}),
       terminals,
       ...(wire ? { wire } : {}),
     };
@@ -495,6 +496,20 @@ export const SCENARIOS: Record<string, Scenario> = {
 
   async "lab-router"() {
     return await lab("router", [], "Figure 12.3: a router in between");
+  },
+
+  async "lab-two-computers"() {
+    // The same every time but for the namespaces' names (the run's process
+    // id), the ports the clients got, and which of two computers printed
+    // first: the comparison sets those aside.
+    return await lab("two-computers", [], "Two computers", "each computer");
+  },
+
+  async "lab-slow"() {
+    // About 3 s at the lab's own figures. How many packets the queue
+    // drops, and which datagrams arrive, change from run to run: only the
+    // commands and headings are compared, as for the lossy cable.
+    return await lab("slow", [], "A slow cable", "commands");
   },
 
   async "lab-loss"() {

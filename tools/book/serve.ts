@@ -16,6 +16,9 @@ const TYPES: Record<string, string> = {
   css: "text/css; charset=utf-8",
   svg: "image/svg+xml",
   txt: "text/plain; charset=utf-8",
+  // The files a page links without a page of their own (a Python starter):
+  // shown as text, to read or to save.
+  py: "text/plain; charset=utf-8",
 };
 
 /** What the server answers for one request, from the book in `root`. */
@@ -28,6 +31,9 @@ export async function answer(
     return new Response("Only GET and HEAD here.\n", { status: 405 });
   }
   let path = decodeURIComponent(url.pathname).replace(/^\/+/, "");
+  // Asked by a browser for a picture opened alone (the pages say they
+  // have no icon): no icon, and nothing wrong.
+  if (path === "favicon.ico") return new Response(null, { status: 204 });
   if (path === "" || path.endsWith("/")) path += "index.html";
   // Nothing outside the book: no "..", no hidden files.
   if (path.split("/").some((part) => part === ".." || part.startsWith("."))) {

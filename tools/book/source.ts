@@ -30,7 +30,10 @@ export interface Heading {
 
 /** A source file as a page. */
 export interface SourcePage {
-  /** The header's first sentence (up to its first blank line). */
+  /**
+   * The header's first sentence (Markdown: `code` may be in it), without
+   * its full stop; the rest of the header is the introduction.
+   */
   title: string;
   /** The rest of the header, as Markdown. */
   intro: string;
@@ -131,8 +134,8 @@ export async function readSource(source: string): Promise<SourcePage> {
     .filter((line) => !/^\s*@module\s*$/.test(line));
   const header = commentMarkdown(headerLines);
   const [first, ...rest] = header.split(/\n\s*\n/);
-  const title = (first ?? "").replace(/\s+/g, " ").trim();
-  const intro = rest.join("\n\n");
+  const [title, more] = firstSentence((first ?? "").replace(/\s+/g, " "));
+  const intro = [...(more ? [more] : []), ...rest].join("\n\n");
 
   const parts: (Segment | Heading)[] = [];
   let prose: string[] = [];
@@ -183,6 +186,35 @@ export async function readSource(source: string): Promise<SourcePage> {
   }
   push();
   return { title, intro, parts, denoApis: denoApis(tokens) };
+}
+
+/**
+ * A paragraph cut after its first sentence: at the first full stop that
+ * ends a sentence (followed by a space or the end), outside brackets,
+ * quotes and `code`, and not an "e.g." or "i.e.". Returns the sentence
+ * without its full stop, and the rest.
+ */
+export function firstSentence(text: string): [string, string] {
+  let depth = 0;
+  let code = false;
+  let quote = false;
+  const trimmed = text.trim();
+  for (let i = 0; i < trimmed.length; i++) {
+    const c = trimmed[i];
+    if (c === "`") code = !code;
+    if (code) continue;
+    if (c === '"') quote = !quote;
+    if (c === "(" || c === "[") depth++;
+    if ((c === ")" || c === "]") && depth > 0) depth--;
+    if (
+      c === "." && depth === 0 && !quote &&
+      (i + 1 === trimmed.length || trimmed[i + 1] === " ") &&
+      !/\b(e\.g|i\.e|etc)$/.test(trimmed.slice(0, i))
+    ) {
+      return [trimmed.slice(0, i), trimmed.slice(i + 1).trim()];
+    }
+  }
+  return [trimmed, ""];
 }
 
 /** `Deno.listen`, `Deno.errors.AddrInUse`, ... in code (not in comments). */

@@ -19,6 +19,7 @@ export const STYLE = `:root {
   --border: #d0d7de;
   --err: #b3261e;
   --mark: #fff8c5;
+  --shade: rgba(0, 0, 0, 0.28);
 }
 @media (prefers-color-scheme: dark) {
   :root {
@@ -30,6 +31,7 @@ export const STYLE = `:root {
     --border: #30363d;
     --err: #ff9b95;
     --mark: #3b2e00;
+    --shade: rgba(255, 255, 255, 0.3);
   }
 }
 * { box-sizing: border-box; }
@@ -53,12 +55,28 @@ p, li, td, th, figcaption, h1, h2, h3, h4 { overflow-wrap: break-word; }
   padding: 0.05em 0.3em;
   border-radius: 4px;
 }
+/* What is wider than the screen scrolls inside its frame (code, the
+   terminals of a lesson's header, pictures), never the page; a shadow at
+   an edge says more is there, and goes when that edge is reached (the
+   covers scroll with the content, the shadows stay with the frame). */
+pre, figure.picture .drawing {
+  --cover: var(--code-bg);
+  overflow-x: auto;
+  background:
+    linear-gradient(to right, var(--cover) 40%, transparent) left / 2rem 100%
+      no-repeat local,
+    linear-gradient(to left, var(--cover) 40%, transparent) right / 2rem 100%
+      no-repeat local,
+    radial-gradient(farthest-side at 0 50%, var(--shade), transparent) left /
+      0.8rem 100% no-repeat scroll,
+    radial-gradient(farthest-side at 100% 50%, var(--shade), transparent)
+      right / 0.8rem 100% no-repeat scroll,
+    var(--cover);
+}
 pre {
-  background: var(--code-bg);
   border: 1px solid var(--border);
   border-radius: 6px;
   padding: 0.6rem 0.8rem;
-  overflow-x: auto;
   line-height: 1.45;
   tab-size: 2;
   margin: 0 0 0.8rem;
@@ -138,8 +156,17 @@ figure.terminal pre { font-size: 13px; margin: 0; }
 .terminal .err { color: var(--err); }
 .terminal .key { color: var(--muted); }
 
-/* Pictures scale down to the screen; they never scroll. */
+/* Pictures scale down to the screen, but not below 85% of their size
+   (the min-width on each, set by the builder): their text stays readable,
+   and a narrower screen scrolls them inside their frame. */
 figure.picture { margin: 1rem 0 1.6rem; }
+figure.picture .drawing {
+  --cover: var(--bg);
+  width: fit-content;
+  max-width: 100%;
+  border: 1px solid var(--border);
+  border-radius: 6px;
+}
 figure.picture svg { max-width: 100%; height: auto; display: block; }
 figure.picture figcaption { font-size: 0.95rem; max-width: 48rem; }
 
@@ -164,6 +191,7 @@ ol.lessons h3 { margin: 0.8rem 0 0.2rem; }
 ol.lessons p { margin: 0.1rem 0; }
 ol.lessons .how { color: var(--muted); font-size: 0.92rem; }
 ul.apis { columns: 16rem; }
+code.path { color: var(--muted); background: none; margin-left: 0.5em; }
 nav.pager {
   display: flex;
   justify-content: space-between;

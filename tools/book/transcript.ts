@@ -45,10 +45,18 @@ export interface Transcript {
   note?: string;
   /**
    * "exact": every line must match a fresh run (after normalising);
+   * "each computer": the same, but the lab's lines are compared computer
+   * by computer (`  A | ...`, `  B $ ...`), each in its order: two
+   * computers' programs run at once, and which prints first is timing;
    * "commands": the run is random by design (a lossy cable): only its
    * commands and headings must match.
    */
-  check: "exact" | "commands";
+  check: "exact" | "each computer" | "commands";
+  /**
+   * The run used ports the system picked (free ports), and the transcript
+   * shows the lessons' default ports instead, as a reader will see them.
+   */
+  defaultPorts?: boolean;
   terminals: Terminal[];
   wire?: Wire;
 }
@@ -114,7 +122,9 @@ export function readTranscripts(): Map<string, Transcript> {
  * - durations (`0.42 s`, `15 ms`) and dates (HTTP's, Python's log);
  * - how many reads a 1 MiB transfer took (`in 1025 chunks`): a read takes
  *   what has arrived, which depends on timing;
- * - Python's version in `Server: SimpleHTTP/0.6 Python/3.11.7`.
+ * - Python's version in `Server: SimpleHTTP/0.6 Python/3.11.7`;
+ * - the process id in the names of the lab's namespaces
+ *   (`denolab-16616-a`).
  *
  * The ports our servers listen on by default (10001, 25000, ...) are below
  * 32768 and are compared as they are.
@@ -133,24 +143,38 @@ export function normalise(line: string): string {
     )
     .replace(/\[\d\d\/\w{3}\/\d{4} \d\d:\d\d:\d\d\]/g, "[DATE]")
     .replace(/\bin \d+ chunks\b/g, "in N chunks")
-    .replace(/Python\/\d+\.\d+\.\d+/g, "Python/X");
+    .replace(/Python\/\d+\.\d+\.\d+/g, "Python/X")
+    .replace(/\bdenolab-\d+-/g, "denolab-PID-");
 }
 
 /** The lab's commands and headings: what a random run still repeats. */
 const STEADY = /^( {2}\S+ [$#] |\d+\. |What this showed|Lab: )/;
 
+/** A line of the lab run on one computer: `  A | ...`, `  B $ ...`. */
+const ON_COMPUTER = /^ {2}(\S+) +[$#|] /;
+
 /** The lines of a transcript that a fresh run must repeat, normalised. */
 export function comparable(transcript: Transcript): string[] {
   const lines: string[] = [];
+  if (transcript.defaultPorts) lines.push("(shown with the default ports)");
   for (const terminal of transcript.terminals) {
     lines.push(`[${terminal.name}]`);
+    const computers = new Map<string, string[]>();
     for (const entry of terminal.entries) {
       if (entry.command !== undefined) lines.push(`$ ${entry.command}`);
       if (entry.key !== undefined) lines.push(entry.key);
       const text = entry.out ?? entry.err;
       if (text === undefined) continue;
       if (transcript.check === "commands" && !STEADY.test(text)) continue;
-      lines.push(`${entry.out !== undefined ? "|" : "!"} ${normalise(text)}`);
+      const line = `${entry.out !== undefined ? "|" : "!"} ${normalise(text)}`;
+      const computer = transcript.check === "each computer"
+        ? text.match(ON_COMPUTER)?.[1]
+        : undefined;
+      if (computer === undefined) lines.push(line);
+      else computers.set(computer, [...computers.get(computer) ?? [], line]);
+    }
+    for (const [computer, own] of [...computers].sort()) {
+      lines.push(`[${terminal.name}, computer ${computer}]`, ...own);
     }
   }
   for (const frame of transcript.wire?.frames ?? []) {
