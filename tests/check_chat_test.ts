@@ -297,8 +297,9 @@ Deno.test({
           // on (no time limit on a turn); this one had ended it at 10 s.
           for (const tag of both("timeout")) {
             assertMatch(
-              output(results("broken_idle_timeout"), tag),
-              /after the hellos.*\n?.*no time limit/,
+              output(results("broken_idle_timeout"), tag)
+                .replace(/\n\s*/g, " "),
+              /after the hellos, .* was silent for 11\.5 s.* no time limit .*sent \{"type": "error", "code": "timeout"/,
             );
           }
           // A server that waits for the client's hello loses step 2 only,
@@ -307,10 +308,9 @@ Deno.test({
             results("broken_hello_after"),
             "hellos/server",
           );
-          assertStringIncludes(
+          assertMatch(
             helloAfter.replace(/\n\s*/g, " "),
-            "a server sends its hello as soon as it accepts; it must not " +
-              "wait for the client's",
+            /Usually this means: A server sends its hello as soon as it accepts; it must not wait for the client's/,
           );
           assert(!helloAfter.includes("Check every key"), helloAfter);
           // One recv() as one frame, as the client: a framing failure, said
@@ -356,7 +356,7 @@ Deno.test({
           assertStringIncludes(
             output(results("broken_rst_close"), "polite-close/server")
               .replace(/\n\s*/g, " "),
-            "the connection was reset (your program closed it with unread " +
+            "the connection was reset (your server closed it with unread " +
               "data, or crashed)",
           );
           // Never "EOF", never a stack trace of the checker's, nor the name
