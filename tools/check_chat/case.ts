@@ -48,16 +48,18 @@ export type Received =
 
 /**
  * Frames of ours that the program has not answered go at least this far
- * apart, and, on Linux, not before it has read the last one (its socket's
- * receive queue is empty; we look up to 750 ms more), so that its reads get
- * them one by one: only the cases that glue frames on purpose (framing,
- * out-of-turn) test a program's framing. (The program reads our frame
- * within microseconds of its arrival; on a busy machine, where a program
- * can take a second to start, 150 ms alone was seen to be too little.)
+ * apart, so that its reads get them one by one: only the cases that glue
+ * frames on purpose (framing, out-of-turn) test a program's framing. The
+ * program reads our frame within microseconds of its arrival, but on a
+ * busy machine it may wait for the processor: 150 ms, or half the time it
+ * took to start, if longer (a Python program that took 1.4 s to start, on
+ * a loaded machine, was seen not to have read a frame 223 ms later), at
+ * most 1 s. (Asking Linux whether it has read it, in /proc/net/tcp, was
+ * tried: a reading costs 6 to 20 ms with the thousand sockets a class run
+ * leaves, and doubled the system time of a class.)
  */
 const GAP_MS = 150;
-/** Then, while it has not read it, we look again after each of these. */
-const READ_WAITS_MS = [50, 100, 200, 400];
+const MAX_GAP_MS = 1_000;
 /** Between the pieces of a line sent in several writes (sendPieces). */
 const PIECE_GAP_MS = 20;
 const MAX_LINE_READ = 64 * 1024; // longer without "\n": the program floods
@@ -182,43 +184,13 @@ class Peer {
     }
   }
 
-  /**
-   * Gives the program GAP_MS to read our last frame, if it has not acted,
-   * and then the time it takes to read it (up to 750 ms more).
-   */
+  /** How far apart our frames go: GAP_MS, or more for a slow program. */
+  gapMs = GAP_MS;
+
+  /** Gives the program gapMs to read our last frame, if it has not acted. */
   async settle() {
-    if (this.#heardSince) return;
-    const wait = this.#lastSend + GAP_MS - performance.now();
-    if (wait > 0) await delay(wait);
-    await this.#readByThem();
-  }
-
-  /** Waits until the program has read all we sent (up to 750 ms). */
-  async #readByThem() {
-    for (const wait of [0, ...READ_WAITS_MS]) {
-      if (wait > 0) await delay(wait);
-      if ((await this.#unread()) === 0) return;
-    }
-  }
-
-  /**
-   * How many bytes we sent that the program has not read yet: its socket's
-   * receive queue, in /proc/net/tcp (0 when it is not known).
-   */
-  async #unread(): Promise<number> {
-    if (this.#closed) return 0;
-    const table = await tcpTable();
-    if (table === undefined) return 0;
-    // Its socket: local address ours' remote, remote address ours' local.
-    const theirs = procAddress(this.#conn.remoteAddr);
-    const mine = procAddress(this.#conn.localAddr);
-    for (const row of table.split("\n")) {
-      const fields = row.trim().split(/\s+/);
-      if (fields[1] === theirs && fields[2] === mine) {
-        return parseInt(fields[4].split(":")[1], 16) || 0;
-      }
-    }
-    return 0; // its socket is gone: nothing waits to be read
+    const wait = this.#lastSend + this.gapMs - performance.now();
+    if (!this.#heardSince && wait > 0) await delay(wait);
   }
 
   /**
@@ -231,7 +203,7 @@ class Peer {
 
   /**
    * Sends pieces, one write each, drawn as one arrow: PIECE_GAP_MS apart,
-   * and GAP_MS before the last, so that the program reads them apart.
+   * and gapMs before the last, so that the program reads that one alone.
    */
   async sendPieces(pieces: Uint8Array[], label: string, note?: string) {
     await this.settle();
@@ -240,10 +212,8 @@ class Peer {
     this.record({ from: this.side, label, note: note ?? this.tag });
     const sent = (async () => {
       for (const [index, piece] of pieces.entries()) {
-        if (index > 0 && index < pieces.length - 1) await delay(PIECE_GAP_MS);
-        if (index > 0 && index === pieces.length - 1) {
-          await delay(GAP_MS); // the last piece alone, once all else is read
-          await this.#readByThem();
+        if (index > 0) {
+          await delay(index < pieces.length - 1 ? PIECE_GAP_MS : this.gapMs);
         }
         if (!(await this.write(piece))) return false;
       }
@@ -270,36 +240,6 @@ class Peer {
       // Closed already.
     }
   }
-}
-
-/**
- * /proc/net/tcp (Linux), every TCP socket of the machine with its queues,
- * or undefined where there is none. It costs milliseconds to make (the
- * kernel writes a line per socket; hundreds on a busy machine): the
- * conversations that ask within 20 ms of each other share one reading.
- */
-let procNet = Deno.build.os === "linux";
-let tcpRead: { at: number; table: Promise<string | undefined> } | undefined;
-function tcpTable(): Promise<string | undefined> {
-  if (!procNet) return Promise.resolve(undefined);
-  const now = performance.now();
-  if (tcpRead === undefined || now - tcpRead.at > 20) {
-    const table = Deno.readTextFile("/proc/net/tcp").catch(() => {
-      procNet = false;
-      return undefined;
-    });
-    tcpRead = { at: now, table };
-  }
-  return tcpRead.table;
-}
-
-/** An IPv4 address as /proc/net/tcp writes it: 0100007F:4E21. */
-function procAddress(address: Deno.NetAddr): string {
-  const bytes = address.hostname.split(".").map(Number);
-  const ip = new DataView(new Uint8Array(bytes).buffer).getUint32(0, true);
-  const hex = (n: number, digits: number) =>
-    n.toString(16).toUpperCase().padStart(digits, "0");
-  return `${hex(ip, 8)}:${hex(address.port, 4)}`;
 }
 
 /** Ports for servers: below Linux's range for outgoing connections. */
@@ -408,15 +348,22 @@ export class Case {
       for (const line of options.typed ?? []) await this.type(line);
       if (listener) {
         this.peer = await this.#accept(listener);
+        this.peer.gapMs = this.#gap();
         return;
       }
       const peer = await this.#connect(attempt < 3);
       if (peer) {
         this.peer = peer;
+        this.peer.gapMs = this.#gap();
         return;
       }
       await this.program.stop(); // its port was taken meanwhile: again
     }
+  }
+
+  /** GAP_MS, or half the time the program took to start (at most 1 s). */
+  #gap(): number {
+    return Math.min(MAX_GAP_MS, Math.max(GAP_MS, this.now() / 2));
   }
 
   /** Shows what the program prints in the picture, as it prints it. */
@@ -523,6 +470,7 @@ export class Case {
       note: "carol",
     });
     const peer = new Peer(conn, this.record, this.mySide, this.now, "carol");
+    peer.gapMs = this.peer!.gapMs;
     this.#others.push(peer);
     return peer;
   }
