@@ -1,10 +1,11 @@
 // Activity 12.1's checker (`deno task check-chat`), itself checked: run as a
 // student and a teacher run it, against our chat, the Python client of
 // chat/README.md, both starters, a Python program written from the task
-// sheet alone, nine programs broken on purpose (each must fail exactly its
-// own steps and pass the others) and four that misbehave (stopped, marked,
-// and the run goes on). They are graded at once, to keep this file short
-// in time: the class (14 folders) and the single programs side by side.
+// sheet alone, thirteen programs broken on purpose (each must fail exactly
+// its own steps and pass the others), four that misbehave (stopped, marked,
+// and the run goes on) and a folder without a program. They are graded at
+// once, to keep this file short in time: the class (19 folders) and the
+// single programs side by side.
 
 import {
   assert,
@@ -59,6 +60,7 @@ async function checkChat(args: string[]) {
 
 interface Test {
   name: string;
+  number: string;
   status: string;
   output: string;
   tags: string[];
@@ -116,11 +118,33 @@ const CLASS: Record<string, string[]> = {
   broken_no_busy: ["busy/server"],
   broken_no_timeout: both("timeout"),
   broken_buffered: both("shown", "utf8"),
+  broken_idle_timeout: both("timeout"),
+  broken_hello_after: ["hellos/server"],
+  broken_too_long_ge: both("framing"),
+  broken_rst_close: both("polite-close"),
   misbehaving_fork: [],
   misbehaving_hang: allBut("start/server", "start/client"),
   misbehaving_flood: both("start"),
   misbehaving_memory: both("start"),
+  empty_folder: both("start"), // no chat.py in it
 };
+/** The programs whose later steps are not run: step 1 failed. */
+const NOT_STARTED = ["misbehaving_flood", "misbehaving_memory", "empty_folder"];
+
+/**
+ * Did this step fail on a rule of its own? Not when it was not run, nor
+ * when each failed case only needed an earlier step ("not checked yet").
+ */
+const missed = (test: Test) =>
+  test.status === "failed" && !test.output.startsWith("not run") &&
+  test.output.split(/\n(?=[✓✗] )/).some((block) =>
+    block.startsWith("✗ ") && !block.includes("could not be checked")
+  );
+
+/** The part of a step's output about one case: "✗ TITLE" and its lines. */
+const caseOutput = (results: Results, tag: string, title: string) =>
+  output(results, tag).split(/\n(?=[✓✗] )/)
+    .find((block) => block.startsWith(`✗ ${title}`)) ?? "";
 
 /** Every case that failed, as "id/role: case title". */
 const failedCases = (results: Results) =>
@@ -131,13 +155,14 @@ const failedCases = (results: Results) =>
 
 Deno.test({
   name:
-    "check-chat grades our chat, the README client, the starters and a class of 14 (a student's program, 9 broken, 4 misbehaving), all at once",
+    "check-chat grades our chat, the README client, the starters and a class of 19 (a student's program, 13 broken, 4 misbehaving, 1 empty), all at once",
   ignore: python === undefined,
   async fn(t) {
     const folder = await Deno.makeTempDir({ prefix: "check-chat-class-" });
     try {
       for (const name of Object.keys(CLASS)) {
         await Deno.mkdir(`${folder}/${name}`);
+        if (name === "empty_folder") continue;
         await Deno.symlink(
           `${FIXTURES}${name}.py`,
           `${folder}/${name}/chat.py`,
@@ -175,7 +200,36 @@ Deno.test({
         assertEquals(table.length, 1 + Object.keys(CLASS).length);
         assertMatch(table[0], /^student,score,max_score,seconds,1 start/);
         assertMatch(klass.stdout, /^Steps most often missed:$/m);
+        assertMatch(
+          table.find((row) => row.startsWith("empty_folder,")) ?? "",
+          /^empty_folder,0,28,.*,start \(server\): [^,]*no chat\.py/,
+        );
       });
+
+      await t.step(
+        "the class's most missed steps: failures only, ties in step order",
+        () => {
+          const all = Object.keys(CLASS).map((name): Results =>
+            JSON.parse(
+              Deno.readTextFileSync(`${folder}-grades/${name}/results.json`),
+            )
+          );
+          const students = Object.keys(CLASS).length;
+          const expected = all[0].tests.map((test, i) => ({
+            label: `${test.number.split(".")[0]} ${test.tags[0]} ` +
+              `(${test.tags[1]})`,
+            count: all.filter((results) => missed(results.tests[i])).length,
+          })).filter((m) => m.count > 0)
+            .sort((a, b) => b.count - a.count).slice(0, 8)
+            .map(({ label, count }) =>
+              `${String(count).padStart(3)} of ${students}  ${label}`
+            );
+          const shown = klass.stdout.split("Steps most often missed:\n")[1]
+            .split("\n").filter((line) => / of \d+ {2}/.test(line))
+            .map((line) => line.trim().replace(/^(\d+)/, (n) => n.padStart(3)));
+          assertEquals(shown, expected, klass.stdout);
+        },
+      );
 
       for (const [name, expected] of Object.entries(CLASS)) {
         await t.step(`${name} fails exactly ${expected.length} steps`, () => {
@@ -190,7 +244,7 @@ Deno.test({
                 .map((t) => t.output).join("\n")
             }`,
           );
-          if (!name.includes("flood") && !name.includes("memory")) {
+          if (!NOT_STARTED.includes(name)) {
             assertEquals(skipped(results), [], name);
           }
           assertEquals(
@@ -239,11 +293,83 @@ Deno.test({
             output(results("broken_no_busy"), "busy/server"),
             "your server sent nothing for 3.0 s",
           );
-          // Never "EOF", never a stack trace of the checker's.
+          // Silent for 11 s after the hellos, then a message: the chat goes
+          // on (no time limit on a turn); this one had ended it at 10 s.
+          for (const tag of both("timeout")) {
+            assertMatch(
+              output(results("broken_idle_timeout"), tag)
+                .replace(/\n\s*/g, " "),
+              /after the hellos, .* was silent for 11\.5 s.* no time limit .*sent \{"type": "error", "code": "timeout"/,
+            );
+          }
+          // A server that waits for the client's hello loses step 2 only,
+          // with the hint that fits.
+          const helloAfter = output(
+            results("broken_hello_after"),
+            "hellos/server",
+          );
+          assertMatch(
+            helloAfter.replace(/\n\s*/g, " "),
+            /Usually this means: A server sends its hello as soon as it accepts; it must not wait for the client's/,
+          );
+          assert(!helloAfter.includes("Check every key"), helloAfter);
+          // One recv() as one frame, as the client: a framing failure, said
+          // so (step 2 passed), not "could not be checked"; and the glued
+          // messages of step 10 need step 6, not a turn check.
+          const oneRecv = results("broken_one_recv");
+          assertStringIncludes(
+            caseOutput(oneRecv, "framing/client", "alice's hello and reply"),
+            '"code": "not-json"',
+          );
+          assert(
+            !output(oneRecv, "framing/client").includes("could not be checked"),
+            output(oneRecv, "framing/client"),
+          );
+          for (const tag of both("out-of-turn")) {
+            const text = output(oneRecv, tag).replace(/\n\s*/g, " ");
+            assertStringIncludes(text, "it needs step 6 (framing)", tag);
+            assert(!text.includes("check whose turn"), text);
+          }
+          // Each way of leaving has its own hint: reading the network and
+          // the keyboard at once is for a bye during your own turn.
+          const noBye = results("broken_no_bye");
+          for (const tag of both("bye")) {
+            for (const title of ["/quit at your turn", "end of input at"]) {
+              const text = caseOutput(noBye, tag, title);
+              assertStringIncludes(text, "Usually this means:", tag + title);
+              assert(!text.includes("network and the keyboard"), text);
+            }
+            assertStringIncludes(
+              caseOutput(noBye, tag, "the other leaves during your turn"),
+              "network and the keyboard",
+            );
+          }
+          // A line of 32768 bytes whose newline comes apart is accepted;
+          // this one refused it, having read 32768 bytes.
+          for (const tag of both("framing")) {
+            assertStringIncludes(
+              output(results("broken_too_long_ge"), tag),
+              '"code": "too-long"',
+            );
+          }
+          // A reset, in words: no name of an error of Deno's.
+          assertStringIncludes(
+            output(results("broken_rst_close"), "polite-close/server")
+              .replace(/\n\s*/g, " "),
+            "the connection was reset (your server closed it with unread " +
+              "data, or crashed)",
+          );
+          // Never "EOF", never a stack trace of the checker's, nor the name
+          // of one of Deno's errors.
           for (const name of Object.keys(CLASS)) {
             const text = JSON.stringify(results(name));
             assert(!/\bEOF\b/.test(text), name);
             assert(!/at .*check_chat\/.*\.ts:\d+/.test(text), name);
+            assert(
+              !/ConnectionReset|BrokenPipe|ConnectionAborted|NotConnected/
+                .test(text),
+              name,
+            );
           }
         },
       );
@@ -400,6 +526,32 @@ Deno.test("check-chat --transcript: the conversations as text diagrams and SVG f
   } finally {
     await Deno.remove(svg, { recursive: true });
   }
+});
+
+Deno.test("check-chat's sheet says what the checker does: buffered output, the longest line", () => {
+  const sheet = Deno.readTextFileSync(`${ROOT.pathname}activity/README.md`);
+  const program = Deno.readTextFileSync(
+    `${ROOT.pathname}tools/check_chat/program.ts`,
+  );
+  // The checker unbuffers Python itself: the sheet must not promise a
+  // warning that a Python program never gets.
+  assertStringIncludes(program, 'PYTHONUNBUFFERED: "1"');
+  assertStringIncludes(sheet.replace(/\s+/g, " "), "PYTHONUNBUFFERED");
+  // The protocol: at most 32768 bytes, not counting the LF. A receiver
+  // that has read 32768 bytes without a newline cannot refuse yet: the
+  // newline may be the next byte.
+  const framing = STEPS.find((step) => step.id === "framing")!;
+  const texts = [
+    sheet.replace(/\s+/g, " "),
+    framing.rule,
+    framing.hint,
+    ...[...framing.cases.server, ...framing.cases.client]
+      .map((c) => c.hint ?? ""),
+  ];
+  for (const text of texts) {
+    assert(!/have read 32768 bytes|once 32768 bytes/.test(text), text);
+  }
+  assertStringIncludes(texts[0], "32769th byte");
 });
 
 Deno.test("check-chat: a usage error is one line and exit code 2", async () => {

@@ -27,6 +27,7 @@ import {
   csvHeader,
   csvLine,
   csvRow,
+  failedOnItsOwn,
   gradescope,
   textReport,
   writeSvgs,
@@ -151,6 +152,9 @@ async function gradeClass(dir: string) {
       const subject: Subject = {
         command: command.map((arg) => arg.replaceAll("{}", folder)),
         cwd: folder,
+        // {}/chat.py: a file of the student's, said by name when missing.
+        files: command.filter((arg) => arg.startsWith("{}/"))
+          .map((arg) => arg.replaceAll("{}", folder)),
       };
       const report = await checkProgram(subject, {
         roles,
@@ -186,12 +190,15 @@ async function gradeClass(dir: string) {
   const seconds = ((performance.now() - started) / 1000).toFixed(0);
   console.log(`\n${students.length} programs in ${seconds} s.`);
   console.log(`Table: ${out}/grades.csv; each student: ${out}/NAME/`);
-  // What the class got wrong, most common first: the teacher's overview.
+  // What the class got wrong, most common first (ties in step order): the
+  // teacher's overview. Only failures count: not a step that was not run
+  // (-), nor one whose failed cases all needed an earlier step.
   const misses = all[0].results.map((r, i) => ({
     step: `${r.step.number} ${r.step.id} (${r.role})`,
-    count: all.filter((report) => report.results[i].status !== "passed")
-      .length,
-  })).filter((m) => m.count > 0).sort((a, b) => b.count - a.count);
+    index: i,
+    count: all.filter((report) => failedOnItsOwn(report.results[i])).length,
+  })).filter((m) => m.count > 0)
+    .sort((a, b) => b.count - a.count || a.index - b.index);
   if (misses.length > 0) console.log("Steps most often missed:");
   for (const { step, count } of misses.slice(0, 8)) {
     console.log(

@@ -228,9 +228,19 @@ export function csvHeader(report: Report): string[] {
   ];
 }
 
+/**
+ * Did this step fail on a rule of its own? Not when it was not run, nor
+ * when each of its failed cases needed an earlier step ("not checked yet").
+ */
+export const failedOnItsOwn = (r: StepResult) =>
+  r.status === "failed" && r.cases.some((c) => !c.passed && !c.needs);
+
 export function csvRow(student: string, report: Report): string[] {
-  const first = report.results.find((r) => r.status === "failed");
-  const firstCase = first?.cases.find((c) => !c.passed);
+  // The first failure of its own, as the text report's last line says.
+  const first = report.results.find(failedOnItsOwn) ??
+    report.results.find((r) => r.status === "failed");
+  const firstCase = first?.cases.find((c) => !c.passed && !c.needs) ??
+    first?.cases.find((c) => !c.passed);
   return [
     student,
     `${report.score}`,

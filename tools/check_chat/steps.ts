@@ -5,8 +5,10 @@
  * started afresh. activity/README.md lists the same steps for students.
  *
  * In every step but "hellos", the checker is lenient about the program's
- * own hello (any object with "type": "hello" will do, in any order), so
- * that a wrong hello costs that one step and nothing else.
+ * own hello (any object with "type": "hello" will do, in any order; and a
+ * server that has not said hello 3 s after the connection is given the
+ * client's hello first, its own taken whenever it comes), so that a wrong
+ * or late hello costs that one step and nothing else.
  *
  * @module
  */
@@ -51,6 +53,15 @@ export interface StepDef {
   cases: Record<Role, CaseDef[]>;
 }
 
+/**
+ * The silence after the hellos in step 13: longer than the hello's 10 s,
+ * with 1.5 s for a program's timer that fires late on a busy machine (the
+ * program would then read our next message first, and pass). It runs
+ * beside step 13's other case (which waits 10 s): a run takes about 1.5 s
+ * longer, not 11.
+ */
+const IDLE_MS = HELLO_TIMEOUT_MS + 1_500;
+
 /** The server's and the client's names, from the program's point of view. */
 const alice = SERVER_NAME, bob = CLIENT_NAME;
 
@@ -76,19 +87,41 @@ async function needing<T>(step: string, work: Promise<T>): Promise<T> {
   }
 }
 
-/** The program's hello, first (step 2's business: here only needed). */
+/**
+ * The server's hello, first, if it comes within 3 s (step 2's business:
+ * here only needed); when it does not, the case goes on, and its hello is
+ * skipped whenever it comes. True when it came.
+ */
 const helloFirst = (c: Case) =>
-  needing("hellos", c.expectHello(`${c.yours} says hello first`));
+  needing("hellos", c.awaitHello(`${c.yours} says hello first`));
 
 /** A round of the conversation that another step (turns) checks. */
 const turn = (c: Case, mine: string, yours: string) =>
   needing("turns", round(c, mine, yours));
 
-/** The hellos, with the checker lenient about the program's own hello. */
+/**
+ * The hellos, with the checker lenient about the program's own hello: a
+ * server that has not said hello within 3 s is given ours first (it may
+ * wait for it, which step 2 alone counts), then must say its own.
+ */
 async function greet(c: Case) {
-  if (c.role === "client") await c.send(hello(c.me));
-  await c.expectHello(`${c.yours} says hello, to start the chat`);
-  if (c.role === "server") await c.send(hello(c.me));
+  if (c.role === "client") {
+    await c.send(hello(c.me));
+    await c.expectHello(`${c.yours} says hello, to start the chat`);
+  } else {
+    const came = await helloFirst(c);
+    await c.send(hello(c.me));
+    if (!came) {
+      c.helloLate = false;
+      await needing(
+        "hellos",
+        c.expectHello(
+          `${c.yours} says hello (it said nothing for 3 s, so I said mine ` +
+            "first)",
+        ),
+      );
+    }
+  }
 }
 
 /**
@@ -211,10 +244,14 @@ export const STEPS: StepDef[] = [
         title: "your server says hello first, then accepts bob's",
         run: async (c) => {
           await c.open();
-          await c.expectFrame(
+          const expected = `${c.yours} sends its hello first, at once: ` +
+            JSON.stringify(hello(alice));
+          const first = await c.next();
+          if (first.kind === "timeout") await waitsForMine(c, expected, first);
+          await c.frameOf(
+            first,
             "hello",
-            `${c.yours} sends its hello first, at once: ` +
-              JSON.stringify(hello(alice)),
+            expected,
             (f) => f.username === alice,
           );
           await c.send(hello(bob));
@@ -384,8 +421,9 @@ export const STEPS: StepDef[] = [
     id: "framing",
     title: "Frames split and glued; long lines",
     rule: "Frames are read up to each newline however the bytes arrive: one " +
-      "byte at a time, two frames in one piece, a line up to 32768 bytes; " +
-      "a longer line is refused with too-long without waiting for its end.",
+      "byte at a time, two frames in one piece, a line of up to 32768 " +
+      "bytes (not counting its newline); a longer line is refused with " +
+      "too-long at its 32769th byte, without waiting for its end.",
     hint: "One recv() is not one frame. Keep a buffer: add what each recv() " +
       "returns, take out every complete line (up to \\n), keep the rest. " +
       "Decode a line only when it is complete (a character can be split " +
@@ -438,9 +476,11 @@ export const STEPS: StepDef[] = [
           run: async (c) => {
             await c.open();
             await c.sendSplit(line(hello(alice)), JSON.stringify(hello(alice)));
-            await needing(
-              "hellos",
-              c.expectHello(`${c.yours} answers with its hello`),
+            // Step 2 passed with a hello in one piece: a failure here is
+            // this step's (the pieces were not put together).
+            await c.expectHello(
+              `${c.yours} puts the pieces together into alice's hello, and ` +
+                "answers with its own",
             );
             await c.type("un café ?");
             await c.expectMessage("un café ?", `${c.yours} sends "un café ?"`);
@@ -475,7 +515,7 @@ export const STEPS: StepDef[] = [
                 "alice's message",
               from,
             );
-            const next = await c.receive();
+            const next = await c.next();
             if (next.kind === "line" && next.parsed.frame?.type === "error") {
               throw new Fail(
                 `${c.yours} reads both frames, a message and a bye, and ` +
@@ -594,7 +634,7 @@ export const STEPS: StepDef[] = [
           await turn(c, text, `ok ${index + 1}`);
         }
         await c.send(error("bad-frame", "\x1b[31mred error\x1b[0m \u202eevil"));
-        await c.receive(); // it closes (or not): not this step's business
+        await c.next(); // it closes (or not): not this step's business
         await c.stop(); // all it printed, to the end, is judged
         const unsafe = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/u;
         const output = [
@@ -646,10 +686,8 @@ export const STEPS: StepDef[] = [
     rule: "/quit or the end of input, at the program's turn, sends bye and " +
       'closes; a bye received, at any moment, shows "NAME left the chat" ' +
       "and closes.",
-    hint: "Read the network and the keyboard at the same time (a thread for " +
-      "each, or select): a bye can come during your own turn, while you " +
-      'wait for input. Print "NAME left the chat" on both sides, for ' +
-      "whoever left.",
+    hint: 'Print "NAME left the chat" on both sides, for whoever left, ' +
+      "and close.",
     cases: {
       server: [
         byeReceived(true),
@@ -718,8 +756,8 @@ export const STEPS: StepDef[] = [
               line(message("one")) + line(message("two")),
               'message "one" + message "two" (one write)',
             );
-            await c.expectError(
-              "out-of-turn",
+            await expectOutOfTurnGlued(
+              c,
               `bob's two messages came together; the second came during ` +
                 `alice's turn, before she sent her line typed ahead; ` +
                 `${c.yours} answers with error out-of-turn (it does not ` +
@@ -750,8 +788,8 @@ export const STEPS: StepDef[] = [
               line(message("reply")) + line(message("again")),
               'message "reply" + message "again" (one write)',
             );
-            await c.expectError(
-              "out-of-turn",
+            await expectOutOfTurnGlued(
+              c,
               `alice's two messages came together; the second came during ` +
                 `bob's turn, before he sent his line typed ahead; ` +
                 `${c.yours} answers with error out-of-turn (it does not ` +
@@ -950,10 +988,13 @@ export const STEPS: StepDef[] = [
     id: "timeout",
     title: "No hello in 10 s: timeout",
     rule: "A side that has no hello from the other 10 s after the " +
-      "connection is made sends error timeout and closes.",
+      "connection is made sends error timeout and closes; after the " +
+      "hellos, there is no time limit.",
     hint: "Start the 10 s when the connection is made (server: when it " +
       "accepts; client: when connect() returns), and wait for the hello " +
-      "with a time limit (Python: sock.settimeout, or queue.get(timeout=...)).",
+      "with a time limit (Python: sock.settimeout(10), or " +
+      "queue.get(timeout=...)); once the hello has come, switch the limit " +
+      "off (sock.settimeout(None)).",
     cases: both([{
       title: "connected, and silent",
       run: async (c) => {
@@ -982,6 +1023,21 @@ export const STEPS: StepDef[] = [
         }
         await c.expectClosed(`after its error ${c.yours} closes`);
       },
+    }, {
+      title: `after the hellos, ${IDLE_MS / 1000} s of silence, then a message`,
+      hint: "The 10 s are for the hello only: once it has come, switch the " +
+        "time limit off (Python: sock.settimeout(None); no timeout on the " +
+        "later waits). A person may take as long as they like to type.",
+      run: async (c) => {
+        await chat(c);
+        await c.expectQuiet(
+          `after the hellos, ${c.me} was silent for ${IDLE_MS / 1000} s, ` +
+            `longer than the hello's 10 s: there is no time limit on a turn, ` +
+            `so ${c.yours} waits quietly`,
+          IDLE_MS,
+        );
+        await turn(c, "still there?", "yes");
+      },
     }]),
   },
   {
@@ -1007,7 +1063,7 @@ export const STEPS: StepDef[] = [
             label: "(256 KiB of blank lines after it)",
             local: true,
           });
-          const item = await c.receive();
+          const item = await c.next();
           if (item.kind !== "line" || item.parsed.frame?.type !== "error") {
             const fail = new Fail(
               `${c.yours} answers a line that is not JSON with an error frame`,
@@ -1025,7 +1081,7 @@ export const STEPS: StepDef[] = [
           await chat(c);
           if (c.role === "server") await c.send(message("bye then?"));
           await c.type("/quit");
-          const item = await c.receive();
+          const item = await c.next();
           if (item.kind !== "line") {
             // No frame at all: its close is judged below all the same.
             await checkClosedPolitely(c, item, "/quit");
@@ -1037,6 +1093,57 @@ export const STEPS: StepDef[] = [
     ]),
   },
 ];
+
+/**
+ * Error out-of-turn, after two valid messages sent in one piece. An error
+ * that calls them malformed (not-json, bad-frame...) says that the program
+ * could not read two frames from one piece: step 6's rule (framing), which
+ * this case needs; the step is not passed (the second message was not
+ * refused as out of turn), but the report sends the student to step 6.
+ */
+async function expectOutOfTurnGlued(c: Case, expected: string) {
+  const item = await c.next();
+  const code = item.kind === "line" && item.parsed.frame?.type === "error"
+    ? item.parsed.frame.code
+    : undefined;
+  if (typeof code === "string" && code !== "out-of-turn") {
+    const fail = new Fail(expected, await c.describe(item));
+    if (["not-json", "bad-frame", "bad-utf8", "too-long"].includes(code)) {
+      fail.needs = "framing";
+    }
+    throw fail;
+  }
+  await c.frameOf(item, "error", expected, (f) => f.code === "out-of-turn");
+}
+
+/**
+ * The server said nothing for 3 s: does it wait for the client's hello?
+ * Ours is sent to see; the failure says which it was.
+ */
+async function waitsForMine(
+  c: Case,
+  expected: string,
+  silence: Received,
+): Promise<never> {
+  const silent = await c.describe(silence);
+  await c.send(hello(c.me));
+  const next = await c.next();
+  if (next.kind === "line" && next.parsed.frame?.type === "hello") {
+    const fail = new Fail(
+      expected,
+      `${silent}; after ${c.me}'s hello it sent its own: it waited for ` +
+        "the client's",
+    );
+    fail.hint = "A server sends its hello as soon as it accepts; it must " +
+      "not wait for the client's (the client waits for the server's: " +
+      "each would wait for the other).";
+    throw fail;
+  }
+  throw new Fail(
+    expected,
+    `${silent}, and after ${c.me}'s hello: ${await c.describe(next)}`,
+  );
+}
 
 // The cases of step 11 that carry a hello breaking one rule each.
 function badHellos(): CaseDef[] {
@@ -1160,27 +1267,40 @@ function errorNotAnswered(): CaseDef {
   };
 }
 
+/**
+ * The longest line and one byte more, each sent in pieces of 8 KiB, so
+ * that a program that judges each read alone, not the line, is caught;
+ * the longest line's newline comes apart, so that a program that refuses
+ * 32768 bytes without a newline (before seeing the next byte) is caught.
+ */
+const PIECE_BYTES = 8192;
+
 /** A line of 32768 bytes (a message padded with spaces) is accepted. */
 function longLineAccepted(): CaseDef {
   return {
-    title: "a frame padded with spaces to 32768 bytes",
-    hint: "A line may be up to 32768 bytes (without its newline): a " +
-      "buffer or a readline() limit smaller than that cuts a valid frame.",
+    title: "a frame padded with spaces to 32768 bytes, its newline apart",
+    hint: "A line may hold 32768 bytes, not counting its newline: a buffer " +
+      "or a readline() limit smaller than 32769 cuts a valid frame, and " +
+      "32768 bytes without a newline are not too long yet (the next byte " +
+      "may be the newline).",
     run: async (c) => {
       await chatToMyTurn(c);
       const frame = line(message("long line")).trim();
       const padded = frame.slice(0, -1) +
         " ".repeat(MAX_LINE_BYTES - frame.length) + "}";
-      await c.sendRaw(
+      await c.sendInPieces(
         padded + "\n",
-        '{"type":"message","text":"long line"  ...(32768 bytes)}',
+        PIECE_BYTES,
+        '{"type":"message","text":"long line"  ...(32768 bytes)} and the ' +
+          "newline apart",
       );
       await c.type("fits");
       await c.expectMessage(
         "fits",
         `my message was one line of exactly 32768 bytes (spaces inside the ` +
-          `JSON): the longest allowed; ${c.yours} reads it whole, and at ` +
-          'its turn sends "fits"',
+          `JSON), sent in pieces of 8 KiB, its newline last and apart: the ` +
+          `longest allowed; ${c.yours} reads it whole, and at its turn ` +
+          'sends "fits"',
       );
     },
   };
@@ -1188,22 +1308,26 @@ function longLineAccepted(): CaseDef {
 
 /** A line longer than 32768 bytes, with no end in sight: too-long. */
 function tooLong(): CaseDef {
+  const bytes = MAX_LINE_BYTES + 1;
   return {
-    title: "40000 bytes without a newline",
-    hint: "Keep a limit on the buffer: once 32768 bytes have come without " +
-      'a newline, stop and answer "too-long" (Python: readline(32769) ' +
-      "returns at most that many bytes; no newline at its end means too long).",
+    title: `${bytes} bytes without a newline, in pieces`,
+    hint: "Keep a limit on the line in your buffer (not on each read): once " +
+      `more than 32768 bytes have come without a newline (the ${bytes}th ` +
+      'byte is not one), stop and answer "too-long" (Python: ' +
+      `readline(${bytes}) returns at most that many bytes; no newline at ` +
+      "its end means too long).",
     run: async (c) => {
       await chatToMyTurn(c);
-      await c.sendRaw(
-        "x".repeat(40_000),
-        "xxxxxxxx... (40000 bytes, no newline)",
+      await c.sendInPieces(
+        "x".repeat(bytes),
+        PIECE_BYTES,
+        `xxxxxxxx... (${bytes} bytes, no newline)`,
       );
       await c.expectError(
         "too-long",
-        `I sent 40000 bytes without a newline; ${c.yours} stops reading at ` +
-          '32768 and answers with error "too-long" (without waiting for ' +
-          "the rest)",
+        `I sent ${bytes} bytes without a newline, in pieces of 8 KiB; at ` +
+          `the ${bytes}th byte the line is too long: ${c.yours} answers ` +
+          'with error "too-long" (without waiting for the rest)',
       );
     },
   };
@@ -1215,6 +1339,12 @@ function byeReceived(atOwnTurn: boolean): CaseDef {
     title: atOwnTurn
       ? "the other leaves at its own turn"
       : "the other leaves during your turn, while you wait for input",
+    hint: atOwnTurn
+      ? 'A bye received is not a message: print "NAME left the chat" ' +
+        "(NAME from the other's hello), then close the connection."
+      : "Read the network and the keyboard at the same time (a thread for " +
+        "each, or select): a bye can come during your own turn, while you " +
+        'wait for input; print "NAME left the chat" at once, and close.',
     run: async (c) => {
       await chat(c);
       if (atOwnTurn) {
@@ -1249,6 +1379,13 @@ function byeReceived(atOwnTurn: boolean): CaseDef {
 function leaves(how: "/quit" | "end of input"): CaseDef {
   return {
     title: `${how} at your turn`,
+    hint:
+      (how === "/quit"
+        ? "/quit is not a message: at your turn, send "
+        : 'The end of input (Ctrl-D; Python\'s readline() returns "", ' +
+          "input() raises EOFError) leaves as /quit does: at your turn, send ") +
+      '{"type":"bye"}, print "NAME left the chat" with your own name, then ' +
+      "close the connection.",
     run: async (c) => {
       await chat(c);
       if (c.role === "server") await c.send(message("hello"));
@@ -1275,7 +1412,7 @@ function leaves(how: "/quit" | "end of input"): CaseDef {
  * side still reads what comes (two more writes of ours do not fail).
  */
 async function politeEnd(c: Case, what: string) {
-  const item = await c.receive();
+  const item = await c.next();
   await checkClosedPolitely(c, item, what);
 }
 
