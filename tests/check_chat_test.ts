@@ -506,10 +506,11 @@ Deno.test("check-chat --transcript: the conversations as text diagrams and SVG f
     ]);
     assertEquals(code, 0, stdout);
     assertMatch(stdout, /^ 2 hellos +Hellos, the server's first +✓ +✓$/m);
-    // The client's hello, bob's, drawn from left to right, with its time.
+    // The client's hello, bob's, drawn from left to right, with its time,
+    // cut in the middle so that the username shows.
     assertMatch(
       stdout,
-      /^ +\d\.\d{3} s +\| --- \{"type":"hello","protocol":"deno-chat",.*-> \|$/m,
+      /^ +\d\.\d{3} s +\| --- \{"type":"hello",…,"username":"bob"\}.*-> \|$/m,
     );
     assertMatch(stdout, /\(typed|\(prints: bob joined the chat/);
     assertMatch(stdout, /The conversations as pictures: 4 SVG files in /);

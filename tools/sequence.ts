@@ -95,7 +95,11 @@ const TEXT_ARROW = 52;
  *       | <-- {"type":"hello",...} ---------------------------- |  first
  *       | --- {"type":"hello",...} ---------------------------> |
  */
-export function sequenceText(sequence: Sequence): string {
+export function sequenceText(
+  sequence: Sequence,
+  options: { cut?: "end" | "middle" } = {},
+): string {
+  const shorten = options.cut === "middle" ? cutMiddle : cut;
   const margin = sequence.arrows.some((arrow) => arrow.ms !== undefined)
     ? 9
     : 0;
@@ -105,7 +109,7 @@ export function sequenceText(sequence: Sequence): string {
   ];
   for (const arrow of sequence.arrows) {
     const room = TEXT_ARROW - 10;
-    const label = ` ${cut(visible(arrow.label), room)} `;
+    const label = ` ${shorten(visible(arrow.label), room)} `;
     const dashes = "-".repeat(Math.max(1, TEXT_ARROW - 8 - [...label].length));
     // A local event: `(typed "hi")` beside its own lifeline, no arrow.
     const event = `(${cut(visible(arrow.label), room)})`;

@@ -118,7 +118,11 @@ export function textReport(
       }
       if (c.arrows.length > 0) {
         out.push("    The conversation:");
-        for (const line of sequenceText(sequenceOf(r, c)).split("\n")) {
+        for (
+          const line of sequenceText(sequenceOf(r, c), { cut: "middle" }).split(
+            "\n",
+          )
+        ) {
           out.push(`    ${line}`);
         }
       }
@@ -272,7 +276,7 @@ export async function writeSvgs(report: Report, dir: string): Promise<number> {
     for (const [index, c] of r.cases.entries()) {
       const name = `${String(r.step.number).padStart(2, "0")}-${r.step.id}-` +
         `${r.role}-${index + 1}`;
-      const svg = sequenceSvg(sequenceOf(r, c), { id: name });
+      const svg = sequenceSvg(sequenceOf(r, c), { id: name, cut: "middle" });
       await Deno.writeTextFile(`${dir}/${name}.svg`, svg);
       count++;
     }
