@@ -289,9 +289,10 @@ Deno.test({
             'its "version" is "1", not the number 1',
           );
           // No busy: a timeout reported as one, with its length.
-          assertStringIncludes(
+          // (3 s and a little: a measured time, later on a loaded machine.)
+          assertMatch(
             output(results("broken_no_busy"), "busy/server"),
-            "your server sent nothing for 3.0 s",
+            /your server sent nothing for 3\.\d s/,
           );
           // Silent for 11 s after the hellos, then a message: the chat goes
           // on (no time limit on a turn); this one had ended it at 10 s.
