@@ -55,11 +55,12 @@ try {
     const from = sender as Deno.NetAddr;
     // Anyone can send to our port: only a datagram from the server is the
     // answer (from its address; a name may stand for several, so for a
-    // name we can check only the port). An address is compared as the
-    // system writes it (a URL's hostname does the same): 127.1 is 127.0.0.1.
+    // name we can check only the port). An address is compared as typed,
+    // and as a URL writes it: 127.1 is 127.0.0.1, 0:0:0:0:0:0:0:1 is ::1.
     const isIP = ipv6 || /^[\d.]+$/.test(host); // an address, not a name
     const ip = isIP && new URL(`http://${url}`).hostname.replace(/[[\]]/g, "");
-    if (from.port !== port || (isIP && from.hostname !== ip)) continue;
+    const fromServer = from.hostname === host || from.hostname === ip;
+    if (from.port !== port || (isIP && !fromServer)) continue;
     exit(0, safe(new TextDecoder().decode(data)));
   }
 } catch (error) {
