@@ -43,16 +43,17 @@ const stop = stopOnSignals(listener);
 // Each open connection has an AbortController: abort(why) closes it, and
 // `why` ends up in its Disconnected line. A second abort does nothing, so
 // the sweeper below and echo() itself may each call it. With it we keep
-// since when we wait for the client, and for what (to send; to read what we
-// send back), and nothing else: no unfinished JSON.
-const open = new Map<AbortController, { since: number; idle: string }>();
+// since when we wait for the client, and the `why` if that lasts too long
+// ("idle": it sends nothing; "not reading": it reads nothing of what we
+// send back). Nothing else: no unfinished JSON.
+const open = new Map<AbortController, { since: number; why: string }>();
 let refused = 0; // clients turned away: see echo()
 // Twice a second, for each open connection: hang up if we have waited for
 // the client for --timeout seconds or, once a stop's grace is over, anyway.
 // (One timer for all, not one per client to set again at every read.)
 const sweeper = setInterval(() => {
-  for (const [closing, { since, idle }] of open) {
-    if (Date.now() - since >= seconds * 1000) closing.abort(`; ${idle}`);
+  for (const [closing, { since, why }] of open) {
+    if (Date.now() - since >= seconds * 1000) closing.abort(`; ${why}`);
     if (stop.end !== null && Date.now() >= stop.end) closing.abort("; stop");
   }
 }, 500);
@@ -105,7 +106,7 @@ async function echo(conn: Deno.TcpConn): Promise<void> {
   let buffer = new Uint8Array(1024), echoed = 0, reads = 0;
   try {
     while (true) {
-      open.set(closing, { since: Date.now(), idle: "idle" }); // from now
+      open.set(closing, { since: Date.now(), why: "idle" }); // from now
       // Each read brings n bytes, whatever has arrived; null once the client
       // has finished sending (the book's `if not data: break`).
       const n = await conn.read(buffer);
@@ -125,7 +126,7 @@ async function echo(conn: Deno.TcpConn): Promise<void> {
       // slowed down by TCP itself, instead of making us keep its bytes. And
       // one that reads nothing for --timeout seconds is hung up on.
       for (let i = 0; i < n;) {
-        open.set(closing, { since: Date.now(), idle: "not reading" });
+        open.set(closing, { since: Date.now(), why: "not reading" });
         i += await conn.write(buffer.subarray(i, n));
       }
       echoed += n;
