@@ -99,7 +99,9 @@ function explain(error: unknown): string {
       `--allow-net=${where} chapters/12_4_fragmented.ts --host ${hostname} ` +
       `--port ${port})`;
   } else if (error instanceof Deno.errors.ConnectionReset) {
-    return `${where} reset the connection: the transfer was cut.`;
+    // A reset may come after the last byte too: we say what we know.
+    return `${where} reset the connection after ${received} bytes: not a ` +
+      "proper end, so the message may be incomplete.";
   } else if (String(error).includes("failed to lookup address")) {
     return `Could not find the address of "${hostname}" (the name does not ` +
       "resolve).";

@@ -701,6 +701,55 @@ Deno.test("fragmented with no server: one sentence, exit 1", async () => {
   });
 });
 
+/** The real python3 (not pyenv's shim), or null: it resets connections. */
+const python = await new Deno.Command("python3", {
+  args: ["-c", "import sys; print(sys.executable)"],
+}).output().then(
+  (output) =>
+    output.success ? new TextDecoder().decode(output.stdout).trim() : null,
+  () => null,
+);
+
+Deno.test({
+  name:
+    "fragmented: a sender that resets, before or after its last byte, is said as such, exit 1",
+  ignore: python === null,
+  fn: async () => {
+    // A sender that announces 10 bytes, sends 5 (or all 10), and resets
+    // (SO_LINGER 0). Whether its bytes are read before the reset is the
+    // system's business: the sentence says how many came, and never that
+    // the message is whole.
+    for (const sent of ["12345", "1234567890"]) {
+      const sender = new Deno.Command(python!, {
+        args: [
+          "-c",
+          `
+import socket, struct, sys
+s = socket.create_server(("127.0.0.1", 0))
+print(s.getsockname()[1], flush=True)
+c, _ = s.accept()
+c.sendall(b"Length: 10\\n${sent}")
+c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+c.close()
+`,
+        ],
+        stdout: "piped",
+      }).spawn();
+      const lines = sender.stdout.pipeThrough(new TextDecoderStream())
+        .getReader();
+      const port = Number((await lines.read()).value);
+      const result = await runTask("fragmented", ["--port", `${port}`]);
+      await lines.cancel();
+      await sender.status;
+      assertEquals([result.code, result.stdout], [1, ""]);
+      assertMatch(
+        result.stderr,
+        /^error: 127\.0\.0\.1:\d+ reset the connection after \d+ bytes: not a proper end, so the message may be incomplete\.$/,
+      );
+    }
+  },
+});
+
 Deno.test("fragment-server says the port is in use, and exits 1", async () => {
   using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const result = await runTask("fragment-server", [
