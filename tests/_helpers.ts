@@ -14,7 +14,15 @@ export {
   sleep,
   TaskProcess,
 } from "../tools/task_process.ts";
-import { isDenoDownload, type Listening, ROOT } from "../tools/task_process.ts";
+import {
+  isDenoDownload,
+  type Listening,
+  realPython,
+  ROOT,
+} from "../tools/task_process.ts";
+
+/** The real python3 (not pyenv's shim, which adds ~58 ms), or null. */
+export const PYTHON = await realPython();
 
 /** Connects to `address` and returns everything it sends until it closes. */
 export async function readAll(address: Listening): Promise<Uint8Array> {

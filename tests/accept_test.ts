@@ -7,18 +7,18 @@
 // dozen connections once kept good clients waiting 13 s).
 
 import { assertEquals, assertMatch } from "@std/assert";
-import { type Listening, readAll, runTask, TaskProcess } from "./_helpers.ts";
+import {
+  type Listening,
+  PYTHON,
+  readAll,
+  runTask,
+  TaskProcess,
+} from "./_helpers.ts";
 
-/** The real python3 (not pyenv's shim), or null: it resets connections. */
-const python = await new Deno.Command("python3", {
-  args: ["-c", "import sys; print(sys.executable)"],
-}).output().then(
-  (output) =>
-    output.success ? new TextDecoder().decode(output.stdout).trim() : null,
-  () => null,
-);
-
-/** Connects COUNT times and resets each connection (SO_LINGER 0). */
+/**
+ * Connects COUNT times and resets each connection: python3, since Deno
+ * cannot set SO_LINGER 0.
+ */
 const RESET = `
 import socket, struct, sys
 for _ in range(int(sys.argv[3])):
@@ -39,7 +39,7 @@ async function resetBeforeAccept(
 ): Promise<void> {
   Deno.kill(server.pid, "SIGSTOP");
   try {
-    const reset = await new Deno.Command(python!, {
+    const reset = await new Deno.Command(PYTHON!, {
       args: ["-c", RESET, address.hostname, `${address.port}`, `${count}`],
     }).output();
     assertEquals(reset.code, 0, new TextDecoder().decode(reset.stderr));
@@ -51,7 +51,7 @@ async function resetBeforeAccept(
 const FAILED_ACCEPT = /^(Cannot accept|Could not accept)/;
 
 function test(name: string, fn: () => Promise<void>) {
-  Deno.test({ name, ignore: python === null, fn });
+  Deno.test({ name, ignore: PYTHON === null, fn });
 }
 
 test("tcp-server: clients reset before accept are passed over, the next greeted", async () => {

@@ -11,6 +11,7 @@ import {
 import {
   freePort,
   type Listening,
+  PYTHON,
   ROOT,
   runTask,
   sleep,
@@ -1727,17 +1728,9 @@ Deno.test("chat server out of file descriptors: one line a burst, then it accept
 // ---------------------------------------------------------------------------
 // The Python client of chat/README.md, against our server
 
-/** The real python3 (not pyenv's shim, which adds ~58 ms), or null. */
-const python = await new Deno.Command("python3", {
-  args: ["-c", "import sys; print(sys.executable)"],
-}).output().then(
-  (output) => output.success ? decoder.decode(output.stdout).trim() : null,
-  () => null,
-);
-
 Deno.test({
   name: "chat/README.md's Python client chats with deno task chat server",
-  ignore: python === null,
+  ignore: PYTHON === null,
   fn: async () => {
     const readme = await Deno.readTextFile(new URL("chat/README.md", ROOT));
     const code = readme.match(/```python\n([\s\S]*?)```/)?.[1];
@@ -1749,7 +1742,7 @@ Deno.test({
       const { port } = await server.listening();
       await server.write("hi \x1b[2Jbob\nfine\n");
       // The command line of our chat's client, which a checker uses too.
-      await using bob = TaskProcess.spawn(python!, [
+      await using bob = TaskProcess.spawn(PYTHON!, [
         `${folder}/chat_client.py`,
         "client",
         "--host",

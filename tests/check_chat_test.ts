@@ -13,7 +13,7 @@ import {
   assertMatch,
   assertStringIncludes,
 } from "@std/assert";
-import { ROOT } from "./_helpers.ts";
+import { PYTHON, ROOT } from "./_helpers.ts";
 import { taskArgs } from "../tools/task_process.ts";
 import { parseLine } from "../tools/check_chat/frames.ts";
 import { textReport } from "../tools/check_chat/report.ts";
@@ -26,22 +26,10 @@ import {
 
 const FIXTURES = new URL("fixtures/chats/", import.meta.url).pathname;
 
-/** The real Python binary (the pyenv shim costs ~58 ms a start), if any. */
-async function findPython(): Promise<string | undefined> {
-  try {
-    const { stdout, success } = await new Deno.Command("python3", {
-      args: ["-c", "import sys; print(sys.executable)"],
-    }).output();
-    return success ? new TextDecoder().decode(stdout).trim() : undefined;
-  } catch {
-    return undefined;
-  }
-}
-const python = await findPython();
 // -S: this machine's site-packages holds a .pth file that imports certifi
 // at every start (35 ms of 70); the programs here use the standard library
 // only, and start about 80 times each.
-const py = [python ?? "python3", "-S"];
+const py = [PYTHON ?? "python3", "-S"];
 
 /** `deno task check-chat ARGS`, by the task's own command line. */
 async function checkChat(args: string[]) {
@@ -156,7 +144,7 @@ const failedCases = (results: Results) =>
 Deno.test({
   name:
     "check-chat grades our chat, the README client, the starters and a class of 19 (a student's program, 13 broken, 4 misbehaving, 1 empty), all at once",
-  ignore: python === undefined,
+  ignore: PYTHON === null,
   async fn(t) {
     const folder = await Deno.makeTempDir({ prefix: "check-chat-class-" });
     try {

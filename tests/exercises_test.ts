@@ -31,6 +31,7 @@ import {
   taskArgs,
   TaskProcess,
 } from "../tools/task_process.ts";
+import { PYTHON } from "./_helpers.ts";
 
 /** Runs `deno task exercise ARGS`, with its task's own command line. */
 async function exercise(
@@ -125,15 +126,11 @@ for (const { name, section, file } of EXERCISES) {
 }
 
 Deno.test("a program in Python passes the language-neutral checks (length-prefix, time-server), and the list remembers it", async () => {
-  const found = await new Deno.Command("python3", {
-    args: ["-c", "import sys; print(sys.executable)"],
-  }).output().catch(() => null);
-  if (!found?.success) {
+  if (PYTHON === null) {
     console.log("python3 is not installed here: skipped");
     return;
   }
-  // The real binary, not pyenv's shim (which adds ~58 ms per start).
-  const python = new TextDecoder().decode(found.stdout).trim();
+  const python = PYTHON;
   const folder = await Deno.makeTempDir({ prefix: "exercises-" });
   try {
     const env = { EXERCISES_DIR: folder };

@@ -16,6 +16,7 @@ import { encodeHex } from "@std/encoding/hex";
 import {
   freePort,
   type Listening,
+  PYTHON,
   readAll,
   runTask,
   sleep,
@@ -701,26 +702,17 @@ Deno.test("fragmented with no server: one sentence, exit 1", async () => {
   });
 });
 
-/** The real python3 (not pyenv's shim), or null: it resets connections. */
-const python = await new Deno.Command("python3", {
-  args: ["-c", "import sys; print(sys.executable)"],
-}).output().then(
-  (output) =>
-    output.success ? new TextDecoder().decode(output.stdout).trim() : null,
-  () => null,
-);
-
 Deno.test({
   name:
     "fragmented: a sender that resets, before or after its last byte, is said as such, exit 1",
-  ignore: python === null,
+  ignore: PYTHON === null,
   fn: async () => {
     // A sender that announces 10 bytes, sends 5 (or all 10), and resets
     // (SO_LINGER 0). Whether its bytes are read before the reset is the
     // system's business: the sentence says how many came, and never that
     // the message is whole.
     for (const sent of ["12345", "1234567890"]) {
-      const sender = new Deno.Command(python!, {
+      const sender = new Deno.Command(PYTHON!, {
         args: [
           "-c",
           `

@@ -3,7 +3,7 @@
 // trying, and what that does not show.
 
 import { assert, assertEquals, assertMatch } from "@std/assert";
-import { ROOT, runTask } from "./_helpers.ts";
+import { PYTHON, ROOT, runTask } from "./_helpers.ts";
 
 /** The two range lines the script prints for `port`, not in Table 12.1. */
 function rangeLines(port: number): string[] {
@@ -298,15 +298,9 @@ Deno.test("ports says a port nobody listens on is free", async () => {
 // What the note says, shown: a port whose last connection waits out
 // TIME_WAIT is "free" to Deno (SO_REUSEADDR), and the book's way, Python's
 // bind() and listen() without SO_REUSEADDR, fails on it.
-const python = await new Deno.Command("python3", {
-  args: ["-c", "import sys; print(sys.executable)"],
-}).output().then(
-  (out) => new TextDecoder().decode(out.stdout).trim(),
-  () => "",
-);
 Deno.test({
   name: "ports: TIME_WAIT is free to Deno, not to the book's Python server",
-  ignore: Deno.build.os !== "linux" || python === "",
+  ignore: Deno.build.os !== "linux" || PYTHON === null,
   fn: async () => {
     // The server's end closes first, so it is the one left in TIME_WAIT.
     const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -322,7 +316,7 @@ Deno.test({
     listener.close();
     const result = await runTask("ports", ["--port", `${port}`]);
     assertEquals(result.stdout.split("\n")[2], `TCP 127.0.0.1:${port} ${FREE}`);
-    const book = await new Deno.Command(python, {
+    const book = await new Deno.Command(PYTHON!, {
       args: [
         "-c",
         "import socket, sys\ns = socket.socket()\n" +

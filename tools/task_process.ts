@@ -361,3 +361,22 @@ export async function within<T>(
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/**
+ * The real python3 binary (not a version manager's shim in front of it,
+ * such as pyenv's, which adds a slow start to every run), or null where
+ * there is no python3.
+ */
+export async function realPython(): Promise<string | null> {
+  try {
+    const output = await new Deno.Command("python3", {
+      args: ["-c", "import sys; print(sys.executable)"],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    const path = new TextDecoder().decode(output.stdout).trim();
+    return output.success && path ? path : null;
+  } catch {
+    return null;
+  }
+}

@@ -23,7 +23,13 @@
  * @module
  */
 import config from "../../deno.json" with { type: "json" };
-import { runTask, sleep, TaskProcess, within } from "../task_process.ts";
+import {
+  realPython,
+  runTask,
+  sleep,
+  TaskProcess,
+  within,
+} from "../task_process.ts";
 import {
   difference,
   type Entry,
@@ -281,21 +287,6 @@ function freePorts(count: number): number[] {
   return ports;
 }
 
-/** The real python3 (not pyenv's shim, which adds a slow start). */
-async function python(): Promise<string | null> {
-  try {
-    const output = await new Deno.Command("python3", {
-      args: ["-c", "import sys; print(sys.executable)"],
-      stdout: "piped",
-      stderr: "null",
-    }).output();
-    const path = new TextDecoder().decode(output.stdout).trim();
-    return output.success && path ? path : null;
-  } catch {
-    return null;
-  }
-}
-
 // --------------------------------------------------------------------
 // The runs: each makes one transcript.
 
@@ -345,7 +336,7 @@ export const SCENARIOS: Record<string, Scenario> = {
   },
 
   async "tcp-client"() {
-    const executable = await python();
+    const executable = await realPython();
     if (executable === null) return "skip";
     const r = new Recording();
     // Python's own web server, as the lesson's header shows, serving an
