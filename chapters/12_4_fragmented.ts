@@ -98,8 +98,10 @@ function explain(error: unknown): string {
     return `Deno was not allowed to reach ${where} (to allow it: deno run ` +
       `--allow-net=${where} chapters/12_4_fragmented.ts --host ${hostname} ` +
       `--port ${port})`;
-  } else if (error instanceof Deno.errors.ConnectionReset) {
-    // A reset may come after the last byte too: we say what we know.
+  } else if (/^(ConnectionReset|NotConnected):/.test(String(error))) {
+    // A reset may come after the last byte too: we say what we know. One
+    // that comes as Deno.connect finishes is NotConnected (Deno asks the
+    // socket for its peer's address, and a reset socket has no peer).
     return `${where} reset the connection after ${received} bytes: not a ` +
       "proper end, so the message may be incomplete.";
   } else if (String(error).includes("failed to lookup address")) {
