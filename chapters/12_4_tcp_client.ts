@@ -83,7 +83,7 @@ try {
   const silence = `${where} sent nothing for ${seconds} s and did not close ` +
     "the connection (wait longer with --timeout).";
   const interrupted = error instanceof Deno.errors.Interrupted;
-  exit(1, interrupted ? silence : `${where}: ${error}`);
+  exit(1, interrupted ? silence : explain(error));
 }
 if (received === 0) {
   exit(1, `${where} closed the connection without answering.`);
@@ -98,6 +98,9 @@ function explain(error: unknown): string {
     return `Deno was not allowed to reach ${where} (to allow it: deno run ` +
       `--allow-net=${where} chapters/12_4_tcp_client.ts --host ${hostname}` +
       ` --port ${port})`;
+  } else if (/^(ConnectionReset|NotConnected|BrokenPipe):/.test(`${error}`)) {
+    return `${where} reset the connection: an abrupt end, so what came (if ` +
+      "anything) may be incomplete.";
   } else if (String(error).includes("failed to lookup address")) {
     return `Could not find the address of "${hostname}" (the name does not ` +
       "resolve).";

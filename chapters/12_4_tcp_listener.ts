@@ -59,6 +59,8 @@ function explain(error: unknown): string {
     return `Deno was not allowed to reach ${where} (to allow it: deno run ` +
       `--allow-net=${where} chapters/12_4_tcp_listener.ts --host ${hostname}` +
       ` --port ${port})`;
+  } else if (/^(ConnectionReset|NotConnected):/.test(`${error}`)) {
+    return `${where} reset the connection (an abrupt end) before it closed.`;
   } else if (String(error).includes("failed to lookup address")) {
     return `Could not find the address of "${hostname}" (the name does not ` +
       "resolve).";

@@ -89,6 +89,8 @@ function explain(error: unknown): string {
   } else if (error instanceof Deno.errors.NotCapable) {
     return `Deno was not allowed to reach ${where} (to allow it: deno run ` +
       `--allow-net=${where} chapters/12_5_json_client.ts and your flags)`;
+  } else if (/^(ConnectionReset|NotConnected|BrokenPipe):/.test(`${error}`)) {
+    return `${where} reset the connection (an abrupt end) before it echoed.`;
   } else if (String(error).includes("failed to lookup address")) {
     return `Could not find the address of "${hostname}" (the name does not ` +
       "resolve).";

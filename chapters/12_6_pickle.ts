@@ -122,6 +122,8 @@ function explain(error: unknown): string {
       `--allow-net=${where} chapters/12_6_pickle.ts and your flags)`;
   } else if (error instanceof SyntaxError || error instanceof TypeError) {
     return `${where} sent back something that is not JSON.`; // parse, decode
+  } else if (/^(ConnectionReset|NotConnected|BrokenPipe):/.test(`${error}`)) {
+    return `${where} reset the connection (an abrupt end) before it echoed.`;
   } else if (String(error).includes("failed to lookup address")) {
     return `Could not find the address of "${hostname}" (the name does not ` +
       "resolve).";

@@ -108,6 +108,8 @@ function explain(error: unknown): string {
     // The task allows this computer only. 0.0.0.0: see waitingLine below.
     const sys = everywhere ? " --allow-sys=networkInterfaces" : "";
     return `Deno was not allowed to use ${where}: run deno run --allow-net=${where}${sys} chat/chat.ts with the same arguments.`;
+  } else if (/^(ConnectionReset|NotConnected|BrokenPipe):/.test(`${error}`)) {
+    return `${where} closed the connection abruptly (connection reset) before the chat began.`;
   } else if (String(error).includes("failed to lookup address")) {
     return `Could not find the address of "${hostname}" (the name does not resolve).`;
   } else if (error instanceof Deno.errors.AddrInUse) {

@@ -2,8 +2,13 @@
 // on that port, a name that does not resolve, and a host that --allow-net
 // does not cover. Each must end with ONE clear sentence and exit 1.
 
-import { assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
-import { freePort, runDeno, runTask } from "./_helpers.ts";
+import {
+  assertEquals,
+  assertMatch,
+  assertNotMatch,
+  assertStringIncludes,
+} from "@std/assert";
+import { freePort, PYTHON, runDeno, runTask } from "./_helpers.ts";
 
 /** Each client: its task, the flags it needs besides --host/--port. */
 const clients: { task: string; args: string[]; file: string }[] = [
@@ -21,7 +26,7 @@ const clients: { task: string; args: string[]; file: string }[] = [
 
 function assertOneSentence(stderr: string): void {
   assertEquals(stderr.split("\n").length, 1, stderr);
-  assertMatch(stderr, /^error: [A-Z"].*[.)]$/);
+  assertMatch(stderr, /^error: [A-Z"\d[].*[.)]$/); // a sentence, or an address
 }
 
 for (const { task, args } of clients) {
@@ -109,4 +114,62 @@ Deno.test("udp-client: host outside --allow-net -> names the flag, exit 1", asyn
   assertEquals(result.code, 1, result.stderr);
   assertOneSentence(result.stderr);
   assertStringIncludes(result.stderr, "--allow-net=127.0.0.2");
+});
+
+// A server that resets the connection (SO_LINGER 0, then close): each client
+// says so in a sentence, not with Deno's error name. The server reads what
+// the client sends (up to 0.3 s), sends a few bytes, and resets; a reset
+// that lands as Deno.connect finishes is NotConnected, said the same way.
+const RESETTER = `
+import socket, struct
+server = socket.create_server(("127.0.0.1", 0))
+print(server.getsockname()[1], flush=True)
+while True:
+    conn, _ = server.accept()
+    conn.settimeout(0.3)
+    try:
+        conn.recv(65536)
+    except OSError:
+        pass
+    conn.sendall(b'{"na')
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    conn.close()
+`;
+Deno.test({
+  name: "every client: a server that resets -> one sentence, exit 1",
+  ignore: PYTHON === null,
+  fn: async () => {
+    const resetter = new Deno.Command(PYTHON!, {
+      args: ["-c", RESETTER],
+      stdout: "piped",
+    }).spawn();
+    const lines = resetter.stdout.pipeThrough(new TextDecoderStream())
+      .getReader();
+    const port = Number((await lines.read()).value);
+    const at = `127\\.0\\.0\\.1:${port}`;
+    try {
+      for (const { task, args } of clients) {
+        const result = await runTask(task, [
+          ...args,
+          "--host",
+          "127.0.0.1",
+          "--port",
+          `${port}`,
+        ]);
+        assertEquals(result.code, 1, `${task}: ${result.stderr}`);
+        assertOneSentence(result.stderr);
+        assertMatch(
+          result.stderr,
+          // The chat says "Lost" when the reset comes after the connection.
+          new RegExp(`^error: (Lost ${at}: )?${at} (reset|closed) the `),
+          task,
+        );
+        assertNotMatch(result.stderr, /ConnectionReset|NotConnected|os error/);
+      }
+    } finally {
+      resetter.kill();
+      await lines.cancel();
+      await resetter.status;
+    }
+  },
 });

@@ -12,9 +12,11 @@ const BUDGETS: Record<string, number> = {
   "12_1_address.ts": 110,
   "12_2_ports.ts": 110,
   "12_3_create_socket.ts": 85,
-  "12_4_tcp_client.ts": 85,
-  "12_5_json_client.ts": 85,
-  "12_6_pickle.ts": 85,
+  // 85 each, and then a server that resets the connection: each client
+  // says so in a sentence instead of Deno's error name (+1 or +2).
+  "12_4_tcp_client.ts": 87,
+  "12_5_json_client.ts": 86,
+  "12_6_pickle.ts": 87,
   // Issue 16 asked these for more than their old budgets (55, 55, 55, 55,
   // 85, 75, 85) could hold: the story first, so the command line, stopping
   // and printing safely became functions at the end (6 to 13 lines each);
@@ -26,9 +28,10 @@ const BUDGETS: Record<string, number> = {
   // server); udp-client compares addresses as typed and as written (+2);
   // fragment-server says its counts include the Length line (+1);
   // json-server tells "idle" from "not reading" (+3); fragmented no longer
-  // calls a reset a cut when it may have come after the last byte (+1).
+  // calls a reset a cut when it may have come after the last byte (+1);
+  // tcp-listener says a reset in a sentence, not Deno's error name (+2).
   "12_4_tcp_server.ts": 75,
-  "12_4_tcp_listener.ts": 64,
+  "12_4_tcp_listener.ts": 66,
   "12_4_udp_server.ts": 67,
   "12_4_udp_client.ts": 74,
   "12_4_fragment_server.ts": 112,
@@ -44,9 +47,10 @@ const BUDGETS: Record<string, number> = {
 /**
  * The chat is an application of several files, with one budget for all:
  * 650, and 4 more since the hostile peer's audit (a reset before accept
- * passed over; a server with our name that never refuses it, named so).
+ * passed over; a server with our name that never refuses it, named so),
+ * and 2 for a server that resets as the client connects, said in a sentence.
  */
-const CHAT_BUDGET = 654;
+const CHAT_BUDGET = 656;
 
 /** The same count as shared/hooks/before-stop: not blank, not a comment. */
 export function linesOfCode(source: string): number {
