@@ -212,7 +212,9 @@ async function ended(chat: Chat, event: Event): Promise<Outcome> {
   const why = event.error instanceof Deno.errors.ConnectionReset
     ? " closed the connection abruptly (connection reset)"
     : `: ${event.error}`;
-  return failed(`Lost ${peer}: ${wire.address}${why}.`);
+  // Before its hello the peer has no name but its address: said once.
+  const lost = peer === wire.address ? "" : `Lost ${peer}: `;
+  return failed(`${lost}${wire.address}${why}.`);
 }
 
 // What we tell a peer that never said a proper hello: it may be another

@@ -160,8 +160,7 @@ Deno.test({
         assertOneSentence(result.stderr);
         assertMatch(
           result.stderr,
-          // The chat says "Lost" when the reset comes after the connection.
-          new RegExp(`^error: (Lost ${at}: )?${at} (reset|closed) the `),
+          new RegExp(`^error: ${at} (reset|closed) the `),
           task,
         );
         assertNotMatch(result.stderr, /ConnectionReset|NotConnected|os error/);

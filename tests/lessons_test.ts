@@ -48,9 +48,9 @@ const BUDGETS: Record<string, number> = {
  * The chat is an application of several files, with one budget for all:
  * 650, and 4 more since the hostile peer's audit (a reset before accept
  * passed over; a server with our name that never refuses it, named so),
- * and 2 for a server that resets as the client connects, said in a sentence.
+ * and 3 for a server that resets before its hello, said in one sentence.
  */
-const CHAT_BUDGET = 656;
+const CHAT_BUDGET = 657;
 
 /** The same count as shared/hooks/before-stop: not blank, not a comment. */
 export function linesOfCode(source: string): number {
