@@ -1059,14 +1059,14 @@ Deno.test("chat server: each bad peer gets an error frame and one line", async (
     const before = server.stderrLines.length;
     // When a process ends with unread data in a socket, the operating
     // system resets the connection (RST) instead of closing it in order.
-    // This peer, a process of its own, says hello, leaves the server's
-    // hello unread, and exits.
+    // This peer, a process of its own, says hello, reads one byte of the
+    // server's hello (so the rest is surely there, unread), and exits.
     const helloLine = JSON.stringify(JSON.stringify(hello("eve")) + "\n");
     const script = `
       const address = { hostname: "127.0.0.1", port: ${address.port} };
       const conn = await Deno.connect(address);
       await conn.write(new TextEncoder().encode(${helloLine}));
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await conn.read(new Uint8Array(1));
       Deno.exit(0);`;
     const peer = new Deno.Command(Deno.execPath(), {
       args: ["eval", script],
