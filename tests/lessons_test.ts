@@ -13,9 +13,10 @@ const BUDGETS: Record<string, number> = {
   "12_2_ports.ts": 110,
   "12_3_create_socket.ts": 85,
   // 85 each, and then a server that resets the connection: each client
-  // says so in a sentence instead of Deno's error name (+1 or +2).
+  // says so in a sentence instead of Deno's error name (+1 or +2), and
+  // json-client says how much of the echo came before the reset (+1).
   "12_4_tcp_client.ts": 87,
-  "12_5_json_client.ts": 86,
+  "12_5_json_client.ts": 87,
   "12_6_pickle.ts": 87,
   // Issue 16 asked these for more than their old budgets (55, 55, 55, 55,
   // 85, 75, 85) could hold: the story first, so the command line, stopping
