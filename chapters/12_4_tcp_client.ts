@@ -63,8 +63,9 @@ let received = 0;
 try {
   while (true) {
     // Silence for --timeout seconds closes the connection, which cancels the
-    // read waiting on it (Interrupted, below). Each read has its own timer:
-    // only silence counts, not a long page.
+    // read waiting on it (Interrupted, below; or BadResource, when it closes
+    // as a read ends, for the next read). Each read has its own timer: only
+    // silence counts, not a long page.
     const timer = setTimeout(() => conn.close(), seconds * 1000);
     const count = await conn.read(buffer).finally(() => clearTimeout(timer));
     if (count === null) break; // The server has closed: that is all.
@@ -82,8 +83,8 @@ try {
 } catch (error) {
   const silence = `${where} sent nothing for ${seconds} s and did not close ` +
     "the connection (wait longer with --timeout).";
-  const interrupted = error instanceof Deno.errors.Interrupted;
-  exit(1, interrupted ? silence : explain(error));
+  const closed = /^(Interrupted|BadResource):/.test(`${error}`); // by the timer
+  exit(1, closed ? silence : explain(error));
 }
 if (received === 0) {
   exit(1, `${where} closed the connection without answering.`);

@@ -48,6 +48,8 @@ try {
 } catch (error) {
   exit(1, explain(error));
 }
+// A server that hangs up at once has greeted nobody: that is no success.
+if (greeting === "") exit(1, `${where} hung up without a greeting.`);
 console.log(safe(greeting.trimEnd()));
 
 /** One sentence for each thing that can go wrong, and what to do. */

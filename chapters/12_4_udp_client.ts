@@ -37,6 +37,7 @@ const url = ipv6 ? `[${host}]` : host;
 // server's family, which --allow-net must then name too.
 const here = host === "127.0.0.1" || host === "::1";
 const hostname = here ? url : (ipv6 ? "[::]" : "0.0.0.0");
+let ignored = ""; // who sent the last datagram we ignored (see below)
 try {
   // The book's recvfrom() waits for ever: with no server, or a datagram
   // lost on the way, the client hangs. We give up after --timeout seconds
@@ -60,8 +61,10 @@ try {
     const isIP = ipv6 || /^[\d.]+$/.test(host); // an address, not a name
     const ip = isIP && new URL(`http://${url}`).hostname.replace(/[[\]]/g, "");
     const fromServer = from.hostname === host || from.hostname === ip;
-    if (from.port !== port || (isIP && !fromServer)) continue;
-    exit(0, safe(new TextDecoder().decode(data)));
+    if (from.port === port && (!isIP || fromServer)) {
+      exit(0, safe(new TextDecoder().decode(data)));
+    }
+    ignored = `${from.hostname} port ${from.port}`;
   }
 } catch (error) {
   exit(1, explain(error));
@@ -69,7 +72,12 @@ try {
 
 /** One sentence for each thing that can go wrong, and what to do. */
 function explain(error: unknown): string {
-  if (error instanceof Deno.errors.TimedOut) {
+  // A server that answers from another socket (another port) is running:
+  // "may not be running" would be false.
+  if (error instanceof Deno.errors.TimedOut && ignored !== "") {
+    return `No answer from ${url}:${port} within ${seconds} s, only from ` +
+      `${ignored}, not where we sent to (does it answer from another socket?)`;
+  } else if (error instanceof Deno.errors.TimedOut) {
     return `No answer from ${url}:${port} within ${seconds} s: the server ` +
       "may not be running (deno task udp-server), or a datagram was lost " +
       "(UDP does not resend); try again, or wait longer with --timeout.";

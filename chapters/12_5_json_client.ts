@@ -36,6 +36,7 @@ const timer = setTimeout(() => exit(1, late), seconds * 1000);
 // json.dumps() makes the same 35 bytes. (No newline: an echo needs none.)
 const sent = new TextEncoder().encode(data);
 const reply = new Uint8Array(sent.length); // an echo is exactly that long
+let got = 0; // how much of it came back so far
 try {
   const conn = await Deno.connect({ hostname, port });
   // The book's sendall(): write() may take only part, so we loop.
@@ -44,7 +45,7 @@ try {
   // carries a stream, not messages: a read returns what has arrived so far,
   // perhaps half the value (and anything over 1024 bytes never fits), and
   // json.loads fails on half a value. We read until all of it is back.
-  for (let got = 0; got < sent.length;) {
+  while (got < sent.length) {
     const n = await conn.read(reply.subarray(got));
     if (n === null) exit(1, `${where} hung up after ${got} bytes of the echo.`);
     got += n;
@@ -90,7 +91,7 @@ function explain(error: unknown): string {
     return `Deno was not allowed to reach ${where} (to allow it: deno run ` +
       `--allow-net=${where} chapters/12_5_json_client.ts and your flags)`;
   } else if (/^(ConnectionReset|NotConnected|BrokenPipe):/.test(`${error}`)) {
-    return `${where} reset the connection (an abrupt end) before it echoed.`;
+    return `${where} reset the connection after ${got} bytes of the echo.`;
   } else if (String(error).includes("failed to lookup address")) {
     return `Could not find the address of "${hostname}" (the name does not ` +
       "resolve).";

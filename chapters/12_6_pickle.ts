@@ -55,7 +55,7 @@ const sent = new TextEncoder().encode(JSON.stringify(tagged)); // 44 bytes
 const late = `${where} did not echo and close in ${seconds} s (see --timeout).`;
 const timer = setTimeout(() => exit(1, late), seconds * 1000);
 const reply = new Uint8Array(sent.length);
-let value: unknown;
+let value: unknown, got = 0; // got: bytes of the echo so far
 try {
   const conn = await Deno.connect({ hostname, port });
   for (let i = 0; i < sent.length;) i += await conn.write(sent.subarray(i));
@@ -64,7 +64,7 @@ try {
   await conn.closeWrite();
   // We read back as many bytes as we sent: the book's recv(1024) reads
   // once, and may get half the reply.
-  for (let got = 0; got < sent.length;) {
+  while (got < sent.length) {
     const n = await conn.read(reply.subarray(got));
     if (n === null) exit(1, `${where} hung up after ${got} bytes of the echo.`);
     got += n;
@@ -123,7 +123,7 @@ function explain(error: unknown): string {
   } else if (error instanceof SyntaxError || error instanceof TypeError) {
     return `${where} sent back something that is not JSON.`; // parse, decode
   } else if (/^(ConnectionReset|NotConnected|BrokenPipe):/.test(`${error}`)) {
-    return `${where} reset the connection (an abrupt end) before it echoed.`;
+    return `${where} reset the connection after ${got} bytes of the echo.`;
   } else if (String(error).includes("failed to lookup address")) {
     return `Could not find the address of "${hostname}" (the name does not ` +
       "resolve).";

@@ -11,6 +11,7 @@ import {
   TaskProcess,
 } from "./_helpers.ts";
 import { taskArgs } from "../tools/task_process.ts";
+import { noPython, withResetter } from "./_resetter.ts";
 
 const encoder = new TextEncoder();
 const BOOK_DATA = '{"name": "Johanna", "female": true}';
@@ -883,6 +884,25 @@ Deno.test("json-client: a server that hangs up early, sends no JSON, or stays si
       ]);
     });
   }
+});
+
+// A server that resets the connection (RST) after 13 bytes of the echo:
+// the client said "before it echoed"; it says how much came.
+Deno.test({
+  name: "json-client: a reset after part of the echo says how much came",
+  ignore: noPython,
+  fn: async () => {
+    const echo = encoder.encode(BOOK_DATA.slice(0, 13));
+    await withResetter(35, echo, async (port) => {
+      const result = await runTask("json-client", ["--port", `${port}`]);
+      assertEquals([result.code, result.stdout, result.stderr], [
+        1,
+        "",
+        `error: 127.0.0.1:${port} reset the connection after 13 bytes of ` +
+        "the echo.",
+      ]);
+    });
+  },
 });
 
 // A timer over 2^31-1 ms (about 24.8 days) fires at once: --timeout 2147484

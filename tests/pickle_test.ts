@@ -3,6 +3,7 @@
 
 import { assertEquals, assertMatch } from "@std/assert";
 import { freePort, runTask, sleep, TaskProcess } from "./_helpers.ts";
+import { noPython, withResetter } from "./_resetter.ts";
 
 /** What pickle sends: Sarah as tagged JSON, 44 bytes, no newline. */
 const SARAH = '{"type":"Person","name":"Sarah","male":true}';
@@ -239,6 +240,27 @@ Deno.test("pickle: a server that closes without echoing, one sentence", async ()
     ]);
   });
 });
+
+// A server that resets the connection (RST) after part or all of the echo:
+// pickle said "before it echoed" even after the whole echo.
+for (const echoed of [10, 44]) {
+  Deno.test({
+    name: `pickle: a reset after ${echoed} bytes of the echo says so`,
+    ignore: noPython,
+    fn: async () => {
+      const echo = encoder.encode(SARAH.slice(0, echoed));
+      await withResetter(44, echo, async (port) => {
+        const result = await runTask("pickle", ["--port", `${port}`]);
+        assertEquals([result.code, result.stdout, result.stderr], [
+          1,
+          "",
+          `error: 127.0.0.1:${port} reset the connection after ${echoed} ` +
+          "bytes of the echo.",
+        ]);
+      });
+    },
+  });
+}
 
 // pickle closes its sending half once all is sent; an echo server then
 // closes too, and that end is what tells a whole echo from a longer reply.

@@ -4,7 +4,7 @@
 
 import { assert, assertEquals, assertMatch } from "@std/assert";
 import { concat } from "@std/bytes/concat";
-import { freePort, ROOT, runTask, sleep } from "./_helpers.ts";
+import { freePort, PYTHON, ROOT, runTask, sleep } from "./_helpers.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -230,6 +230,64 @@ Deno.test("tcp-client gives up on a server that never closes: --timeout 1, exit 
       `connection (wait longer with --timeout).`,
   );
   assert(elapsed >= 1000, `gave up after ${elapsed} ms, before 1 s`);
+});
+
+// A server that sends a byte every --timeout seconds: the timer closes the
+// connection just as a read ends, and the next read finds it closed
+// (BadResource). The client printed "127.0.0.1:P: BadResource: Bad
+// resource ID"; it is the same silence as above. Python's sleep keeps time
+// closely enough to meet the timer most times; Deno's timers run late.
+const TRICKLE = `
+import socket, time
+server = socket.create_server(("127.0.0.1", 0))
+print(server.getsockname()[1], flush=True)
+while True:
+    conn, _ = server.accept()
+    conn.recv(4096)
+    start = time.monotonic()
+    try:
+        for i in range(1, 3001):  # a byte at 20, 40, 60 ... ms; 60 s at most
+            time.sleep(max(0, start + 0.02 * i - time.monotonic()))
+            conn.send(b"x")
+    except OSError:
+        pass  # the client hung up
+    conn.close()
+`;
+Deno.test({
+  name: "tcp-client: a byte every --timeout seconds is still the silence",
+  ignore: PYTHON === null,
+  fn: async () => {
+    const trickle = new Deno.Command(PYTHON!, {
+      args: ["-c", TRICKLE],
+      stdout: "piped",
+    }).spawn();
+    const lines = trickle.stdout.pipeThrough(new TextDecoderStream())
+      .getReader();
+    try {
+      const port = Number((await lines.read()).value);
+      // Three times: the old code failed about 9 runs in 10.
+      for (let run = 0; run < 3; run++) {
+        const result = await tcpClient([
+          "--host",
+          "127.0.0.1",
+          "--port",
+          `${port}`,
+          "--timeout",
+          "0.02",
+        ]);
+        assertEquals(result.code, 1);
+        assertEquals(
+          result.stderr,
+          `error: 127.0.0.1:${port} sent nothing for 0.02 s and did not ` +
+            `close the connection (wait longer with --timeout).`,
+        );
+      }
+    } finally {
+      trickle.kill();
+      await lines.cancel();
+      await trickle.status;
+    }
+  },
 });
 
 Deno.test("tcp-client: a server that hangs up without answering, exit 1", async () => {

@@ -250,6 +250,20 @@ Deno.test("tcp-listener gives up, in one sentence, on a server that never closes
   );
 });
 
+// It printed an empty line and exited 0, as if greeted.
+Deno.test("tcp-listener: a server that hangs up without a greeting is a failure", async () => {
+  using mute = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const hangingUp = mute.accept().then((conn) => conn.close());
+  const { port } = mute.addr;
+  const result = await runTask("tcp-listener", ["--port", `${port}`]);
+  await hangingUp;
+  assertEquals([result.code, result.stdout, result.stderr], [
+    1,
+    "",
+    `error: 127.0.0.1:${port} hung up without a greeting.`,
+  ]);
+});
+
 Deno.test("tcp-listener refuses a reply longer than a greeting could be", async () => {
   using flood = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const serving = (async () => {

@@ -206,6 +206,35 @@ Deno.test("udp-client ignores datagrams that do not come from the server", async
   }
 });
 
+// A server that answers from another socket (another port) is running:
+// the client said it "may not be running". It names who answered instead.
+Deno.test("udp-client: an answer from another port is named when time runs out", async () => {
+  using fake = testSocket(); // receives, and answers from...
+  using other = testSocket(); // ...another port
+  const port = (fake.addr as Deno.NetAddr).port;
+  const otherPort = (other.addr as Deno.NetAddr).port;
+  const client = TaskProcess.start("udp-client", [
+    "--port",
+    `${port}`,
+    "--timeout",
+    "0.5",
+  ]);
+  try {
+    const [, clientAddress] = await receiveWithin(fake);
+    await other.send(encoder.encode("Response for 127.0.0.1"), clientAddress);
+    const result = await client.finished();
+    assertEquals([result.code, result.stdout, result.stderr], [
+      1,
+      "",
+      `error: No answer from 127.0.0.1:${port} within 0.5 s, only from ` +
+      `127.0.0.1 port ${otherPort}, not where we sent to (does it answer ` +
+      "from another socket?)",
+    ]);
+  } finally {
+    await client[Symbol.asyncDispose]();
+  }
+});
+
 // Issue 9.5: the client used to print the server's bytes raw, so a server
 // could clear the screen, write C1 controls (U+009B is a one-byte CSI), turn
 // text around (U+202E), hide text (U+200B) or break lines (U+2028).

@@ -33,7 +33,7 @@ const CITES = {
   },
   readAll: {
     file: "chapters/12_5_json_client.ts",
-    snippet: "for (let got = 0; got < sent.length;) {",
+    snippet: "while (got < sent.length) {",
   },
   writeAll: {
     file: "chapters/12_5_json_client.ts",
