@@ -12,15 +12,15 @@
  *   SHA-256 207f8672807d3e336aaef553a73f765ac34b39bebc689f82b697b9fcb0befed0
  *
  * Any sender works (-N: netcat hangs up at the end of the file), and a
- * Length line first lets us check that nothing was cut. In terminal 1, then
- * `deno task fragmented` in terminal 2 each time:
+ * Length line first lets us check that nothing was cut. Each time, start the
+ * sender in terminal 1 (some.file: any file, here one of 300,000 bytes),
+ * then `deno task fragmented` in terminal 2; it prints the line under each:
  *
  *   $ nc -N -l 10003 < some.file
  *   Received 300000 bytes in 293 chunks (no Length line: a cut looks the same)
  *   $ { printf 'Length: %d\n' "$(wc -c < some.file)"; cat some.file; } |
  *     nc -N -l 10003
  *   Received 300000 bytes in 294 chunks (Length checked)
- *
  * @module
  */
 import { parseArgs } from "@std/cli/parse-args";

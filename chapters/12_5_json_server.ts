@@ -16,11 +16,11 @@
  *
  * With `nc 127.0.0.1 12345`, type `[1, 2] "three"` and Enter: it comes back,
  * logged as `sent 15 bytes: [1, 2] "three"\u{a}` (Enter shown, not obeyed).
+ * Ctrl-C ends nc (Ctrl-D only with nc -N); the log then says Disconnected.
  *
  * The book accepts once: it serves one client and exits. This serves up to
  * 1024 at a time until Ctrl-C (then 2 s to finish), and hangs up on a client
  * stuck for --timeout seconds (default 60). --host ::1 listens on IPv6.
- *
  * @module
  */
 import { parseArgs } from "@std/cli/parse-args";
