@@ -62,7 +62,7 @@ try {
   // Cannot listen (--host 0.0.0.0 needs --allow-net=0.0.0.0): Deno's own
   // words, as one sentence.
   const inUse = `Port ${port} on ${hostname} is in use by another program.`;
-  exit(1, error instanceof Deno.errors.AddrInUse ? inUse : `${error}.`);
+  exit(1, error instanceof Deno.errors.AddrInUse ? inUse : `${error}`);
 }
 // Transfers under way get 2 s to finish (see stopOnSignals).
 while (sending.size > 0 && !cut.aborted) await sleep(50);

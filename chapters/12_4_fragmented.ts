@@ -86,7 +86,8 @@ if (message.length > announced) exit(1, `More than announced: ${cut}.`);
 // SHA-256, the message's fingerprint: equal digests, equal messages.
 const digest = encodeHex(await crypto.subtle.digest("SHA-256", message));
 const note = header ? "Length checked" : "no Length line: a cut looks the same";
-console.log(`Received ${message.length} bytes in ${chunks} chunks (${note})`);
+const pieces = chunks === 1 ? "1 chunk" : `${chunks} chunks`;
+console.log(`Received ${message.length} bytes in ${pieces} (${note})`);
 console.log(`SHA-256 ${digest}`);
 
 /** One sentence for each thing that can go wrong, and what to do. */

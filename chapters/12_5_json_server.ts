@@ -119,7 +119,7 @@ async function echo(conn: Deno.TcpConn): Promise<void> {
       if (reads <= 20) {
         const text = utf8.decode(buffer.subarray(0, n), { stream: true });
         const shown = safe(text.match(/^.{0,200}/su)![0]);
-        console.log(`${client} sent ${n} bytes: ${shown}`);
+        console.log(`${client} sent ${n} byte${n === 1 ? "" : "s"}: ${shown}`);
       } else if (reads === 21) console.log(`${client}: echoing, not logging`);
       // The book's sendall(): write() may take only part, so we loop. Each
       // piece is out before the next read, so a client that never reads is

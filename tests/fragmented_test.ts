@@ -288,7 +288,7 @@ Deno.test("an empty message: 0 bytes, the Length line alone, and the SHA-256 of 
   assertEquals(result, {
     code: 0,
     signal: null,
-    stdout: `Received 0 bytes in 1 chunks (Length checked)\n` +
+    stdout: `Received 0 bytes in 1 chunk (Length checked)\n` +
       `SHA-256 ${EMPTY_SHA256}`,
     stderr: "",
   });

@@ -107,12 +107,19 @@ function linesAbout(server: TaskProcess, address: string): string[] {
   return server.stdoutLines.filter((line) => pattern.test(line));
 }
 
+/** A read's log line after "sent ": "1 byte: ..." or "N bytes: ...". */
+const PIECE = /^(?:(1) byte|(0|[2-9]|\d\d+) bytes): (.*)$/s;
+
 /** What the server logged of each read from `address`: bytes and text. */
 function piecesFrom(server: TaskProcess, address: string) {
   const start = `${address} sent `;
   return server.stdoutLines.filter((line) => line.startsWith(start))
-    .map((line) => line.slice(start.length).match(/^(\d+) bytes: (.*)$/s)!)
-    .map((match) => ({ bytes: Number(match[1]), text: match[2] }));
+    .map((line) => {
+      // A line that says "1 bytes" does not parse: the test fails.
+      const match = line.slice(start.length).match(PIECE);
+      assert(match !== null, `not how a read is logged: ${line}`);
+      return { bytes: Number(match[1] ?? match[2]), text: match[3] };
+    });
 }
 
 /** Waits until `condition()` holds; fails after `timeoutMs`. */
