@@ -190,7 +190,7 @@ Deno.test({
         assertMatch(klass.stdout, /^Steps most often missed:$/m);
         assertMatch(
           table.find((row) => row.startsWith("empty_folder,")) ?? "",
-          /^empty_folder,0,28,.*,start \(server\): [^,]*no chat\.py/,
+          /^empty_folder,0,28,.*,start \(server\): [^,]*no file chat\.py in \S*empty_folder/,
         );
       });
 
@@ -468,8 +468,12 @@ Deno.test("check-chat's report: a step that needs an earlier one is one line, an
   assert(!text.includes("a case of turns"), text);
   assertStringIncludes(
     text.replace(/\n\s+/g, " "),
-    "✗ As the server, 3 turns, 9 bye: not checked yet; they need step 2 (hellos) first.",
+    "- As the server, 3 turns, 9 bye: not checked yet; they need step 2 (hellos) first.",
   );
+  // In the table too: "-" (not checked yet), "✗" only for hellos itself.
+  assertMatch(text, /\n 2 hellos .*✗\n/);
+  assertMatch(text, /\n 3 turns .*-\n/);
+  assertMatch(text, /\n 9 bye .*-\n/);
   assert(
     text.endsWith(
       "Start with the first ✗ above: step 2 (hellos), as the server.",
@@ -572,6 +576,24 @@ Deno.test("check-chat: a command that does not exist is step 1's failure, said p
   assertMatch(
     stdout,
     /Happened: it ended before listening there \(the command\s+no-such-program-here\s+was not found\)/,
+  );
+});
+
+Deno.test("check-chat: a program file that is not there is said by name", async () => {
+  // As a student types it in a folder without their file: the sentence
+  // names the file, not the end of python3's or deno's error message.
+  const { code, stdout } = await checkChat([
+    "--only",
+    "start",
+    "--",
+    Deno.execPath(),
+    "run",
+    "no-such-chat.ts",
+  ]);
+  assertEquals(code, 1);
+  assertMatch(
+    stdout,
+    /Happened: it ended before listening there \(there is no file\s+no-such-chat\.ts\s+in\s+\//,
   );
 });
 

@@ -493,7 +493,7 @@ export class Case {
       const name = absent.startsWith(folder)
         ? absent.slice(folder.length)
         : absent;
-      return `there is no ${name} in its folder`;
+      return `there is no file ${name} in ${this.subject.cwd}`;
     }
     const { code, signal } = program.status;
     let text = signal ? `stopped by ${signal}` : `exit code ${code}`;

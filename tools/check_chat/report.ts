@@ -71,7 +71,13 @@ export function textReport(
     const { step } = row[0];
     const label = `${String(number).padStart(2)} ${step.id.padEnd(14)}` +
       step.title.padEnd(titles + 2);
-    const marks = row.map((r) => `  ${MARK[r.status]}     `).join("");
+    // Failed only because an earlier step must work first: not checked
+    // yet, "-" as for a step not run (no points either way), not "✗".
+    const mark = (r: StepResult) =>
+      r.status === "failed" && !failedOnItsOwn(r)
+        ? MARK.skipped
+        : MARK[r.status];
+    const marks = row.map((r) => `  ${mark(r)}     `).join("");
     out.push(`${label}${marks}`.trimEnd());
   }
   out.push("");
@@ -132,7 +138,7 @@ export function textReport(
   for (const { role, needed, steps } of waiting.values()) {
     out.push(
       ...wrapText(
-        `${MARK.failed} As the ${role}, ${steps.join(", ")}: not checked ` +
+        `${MARK.skipped} As the ${role}, ${steps.join(", ")}: not checked ` +
           `yet; ${steps.length > 1 ? "they need" : "it needs"} step ` +
           `${needed.number} (${needed.id}) first.`,
       ),
