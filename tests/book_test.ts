@@ -456,6 +456,25 @@ try {
   // No browser here: the test below says so and is skipped.
 }
 
+Deno.test("book --serve: HEAD gives GET's headers, its length too, and no body", async () => {
+  await bookPages();
+  await using server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    (request) => answer(request, OUT),
+  );
+  const url = `http://127.0.0.1:${server.addr.port}/`;
+  const get = await fetch(url);
+  const page = await get.bytes();
+  const head = await fetch(url, { method: "HEAD" });
+  assertEquals(await head.text(), "");
+  assertEquals(
+    head.headers.get("content-type"),
+    get.headers.get("content-type"),
+  );
+  // The page says which request it answered: "HEAD /" is one byte longer.
+  assertEquals(Number(head.headers.get("content-length")), page.length + 1);
+});
+
 Deno.test({
   name:
     `book: every page in a real browser (${CHROMIUM}), light and dark, 390 and 1280 px wide`,

@@ -58,7 +58,8 @@ export async function answer(
       }</code>, and answered with this page.</p>`;
     body = new TextDecoder().decode(body).replace("<!--served-->", note);
   }
-  return new Response(request.method === "HEAD" ? null : body, {
+  // HEAD: Deno.serve sends the headers (content-length too), not the body.
+  return new Response(body, {
     headers: { "content-type": type ?? "application/octet-stream" },
   });
 }
