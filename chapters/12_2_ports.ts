@@ -16,7 +16,7 @@
  *   HTTPS (Web) in Table 12.1.
  *   TCP 127.0.0.1:443 needs administrator rights here; use a port from 1024 up.
  *   UDP 127.0.0.1:443 needs administrator rights here; use a port from 1024 up.
- *   Tried on 127.0.0.1 only, by a program that sets SO_REUSEADDR, ...
+ *   Tried on 127.0.0.1 only, by a program that sets SO_REUSEADDR ...
  *
  * That is an ordinary user on Linux; as root or in most Docker containers,
  * each `is free: no program has it now, so one could.` With `deno task
@@ -135,9 +135,10 @@ RFC 6335: ${rfc}):\n${listed}.`);
   // minute, for stray packets; `ss -tan` lists them): there, we say "free"
   // and the book's server fails with "Address already in use".
   if (asked) {
-    console.log(`Tried on ${host} only, by a program that sets SO_REUSEADDR,
-as Deno does. The book's Python server does not: it cannot listen on a TCP
-port whose old connections still wait out TIME_WAIT (ss -tan shows them).`);
+    console.log(`Tried on ${host} only, by a program that sets SO_REUSEADDR
+(listen despite old connections), as Deno does. The book's Python server
+does not: it cannot listen on a TCP port whose closed connections still
+wait out TIME_WAIT (up to a minute, for stray packets; ss -tan lists them).`);
   }
 }
 // Port 0: the system picks a free port, from a range of its own. The book

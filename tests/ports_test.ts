@@ -34,9 +34,10 @@ const IN_USE = "is in use: a program has it (ss -tunap shows which).";
 const ADMIN = "needs administrator rights here; use a port from 1024 up.";
 /** What a free port does not show, after the answers for TCP and UDP. */
 const NOTE = (host: string) => [
-  `Tried on ${host} only, by a program that sets SO_REUSEADDR,`,
-  "as Deno does. The book's Python server does not: it cannot listen on a TCP",
-  "port whose old connections still wait out TIME_WAIT (ss -tan shows them).",
+  `Tried on ${host} only, by a program that sets SO_REUSEADDR`,
+  "(listen despite old connections), as Deno does. The book's Python server",
+  "does not: it cannot listen on a TCP port whose closed connections still",
+  "wait out TIME_WAIT (up to a minute, for stray packets; ss -tan lists them).",
 ];
 
 /** The answer lines for `port` on 127.0.0.1: TCP, UDP, the note. */
