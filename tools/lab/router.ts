@@ -150,7 +150,7 @@ export async function router(lab: Lab): Promise<void> {
   const nearPackets = packets(readPcap(near.bytes));
   const farPackets = packets(readPcap(far.bytes));
 
-  heading("2. The same packets on both cables, with their TTL");
+  heading("2. The same packets on both cables, with their TTL (time to live)");
   // A packet is the same one on both cables if everything but the TTL
   // (and so the header checksum) is equal.
   const key = (p: Packet) =>
