@@ -61,3 +61,32 @@ export async function runDeno(
     ).join("\n"),
   };
 }
+
+/**
+ * A fake server in python3 (for what Deno cannot do: SO_LINGER 0 resets,
+ * sends on a schedule): `script` listens on 127.0.0.1, port 0, and prints
+ * its port first. Disposing it kills the process and waits for its end.
+ */
+export async function pythonServer(
+  script: string,
+  args: string[] = [],
+): Promise<{ port: number } & AsyncDisposable> {
+  const child = new Deno.Command(PYTHON!, {
+    args: ["-c", script, ...args],
+    stdout: "piped",
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const port = Number((await lines.read()).value);
+  return {
+    port,
+    async [Symbol.asyncDispose]() {
+      try {
+        child.kill();
+      } catch {
+        // It has ended already.
+      }
+      await lines.cancel();
+      await child.status;
+    },
+  };
+}

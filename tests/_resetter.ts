@@ -7,7 +7,7 @@
  * @module
  */
 
-import { PYTHON } from "./_helpers.ts";
+import { PYTHON, pythonServer } from "./_helpers.ts";
 
 const SCRIPT = `
 import socket, struct, sys
@@ -39,20 +39,6 @@ export async function withResetter(
   client: (port: number) => Promise<void>,
 ): Promise<void> {
   const hex = [...reply].map((b) => b.toString(16).padStart(2, "0")).join("");
-  const child = new Deno.Command(PYTHON!, {
-    args: ["-c", SCRIPT, `${read}`, hex],
-    stdout: "piped",
-  }).spawn();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  try {
-    await client(Number((await lines.read()).value));
-  } finally {
-    try {
-      child.kill();
-    } catch {
-      // It has ended already.
-    }
-    await lines.cancel();
-    await child.status;
-  }
+  await using resetter = await pythonServer(SCRIPT, [`${read}`, hex]);
+  await client(resetter.port);
 }

@@ -8,7 +8,13 @@ import {
   assertNotMatch,
   assertStringIncludes,
 } from "@std/assert";
-import { freePort, PYTHON, runDeno, runTask } from "./_helpers.ts";
+import {
+  freePort,
+  PYTHON,
+  pythonServer,
+  runDeno,
+  runTask,
+} from "./_helpers.ts";
 
 /** Each client: its task, the flags it needs besides --host/--port. */
 const clients: { task: string; args: string[]; file: string }[] = [
@@ -139,36 +145,25 @@ Deno.test({
   name: "every client: a server that resets -> one sentence, exit 1",
   ignore: PYTHON === null,
   fn: async () => {
-    const resetter = new Deno.Command(PYTHON!, {
-      args: ["-c", RESETTER],
-      stdout: "piped",
-    }).spawn();
-    const lines = resetter.stdout.pipeThrough(new TextDecoderStream())
-      .getReader();
-    const port = Number((await lines.read()).value);
+    await using resetter = await pythonServer(RESETTER);
+    const { port } = resetter;
     const at = `127\\.0\\.0\\.1:${port}`;
-    try {
-      for (const { task, args } of clients) {
-        const result = await runTask(task, [
-          ...args,
-          "--host",
-          "127.0.0.1",
-          "--port",
-          `${port}`,
-        ]);
-        assertEquals(result.code, 1, `${task}: ${result.stderr}`);
-        assertOneSentence(result.stderr);
-        assertMatch(
-          result.stderr,
-          new RegExp(`^error: ${at} (reset|closed) the `),
-          task,
-        );
-        assertNotMatch(result.stderr, /ConnectionReset|NotConnected|os error/);
-      }
-    } finally {
-      resetter.kill();
-      await lines.cancel();
-      await resetter.status;
+    for (const { task, args } of clients) {
+      const result = await runTask(task, [
+        ...args,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        `${port}`,
+      ]);
+      assertEquals(result.code, 1, `${task}: ${result.stderr}`);
+      assertOneSentence(result.stderr);
+      assertMatch(
+        result.stderr,
+        new RegExp(`^error: ${at} (reset|closed) the `),
+        task,
+      );
+      assertNotMatch(result.stderr, /ConnectionReset|NotConnected|os error/);
     }
   },
 });

@@ -23,6 +23,7 @@ import {
   TaskProcess,
 } from "./_helpers.ts";
 import { within } from "../tools/task_process.ts";
+import { withResetter } from "./_resetter.ts";
 import {
   ACCEPT_FAILED,
   canLimit,
@@ -712,27 +713,11 @@ Deno.test({
     // system's business: the sentence says how many came, and never that
     // the message is whole.
     for (const sent of ["12345", "1234567890"]) {
-      const sender = new Deno.Command(PYTHON!, {
-        args: [
-          "-c",
-          `
-import socket, struct, sys
-s = socket.create_server(("127.0.0.1", 0))
-print(s.getsockname()[1], flush=True)
-c, _ = s.accept()
-c.sendall(b"Length: 10\\n${sent}")
-c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-c.close()
-`,
-        ],
-        stdout: "piped",
-      }).spawn();
-      const lines = sender.stdout.pipeThrough(new TextDecoderStream())
-        .getReader();
-      const port = Number((await lines.read()).value);
-      const result = await runTask("fragmented", ["--port", `${port}`]);
-      await lines.cancel();
-      await sender.status;
+      const message = new TextEncoder().encode(`Length: 10\n${sent}`);
+      let result = { code: 0, stdout: "", stderr: "" };
+      await withResetter(0, message, async (port) => {
+        result = await runTask("fragmented", ["--port", `${port}`]);
+      });
       assertEquals([result.code, result.stdout], [1, ""]);
       assertMatch(
         result.stderr,

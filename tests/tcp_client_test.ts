@@ -4,7 +4,14 @@
 
 import { assert, assertEquals, assertMatch } from "@std/assert";
 import { concat } from "@std/bytes/concat";
-import { freePort, PYTHON, ROOT, runTask, sleep } from "./_helpers.ts";
+import {
+  freePort,
+  PYTHON,
+  pythonServer,
+  ROOT,
+  runTask,
+  sleep,
+} from "./_helpers.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -257,35 +264,24 @@ Deno.test({
   name: "tcp-client: a byte every --timeout seconds is still the silence",
   ignore: PYTHON === null,
   fn: async () => {
-    const trickle = new Deno.Command(PYTHON!, {
-      args: ["-c", TRICKLE],
-      stdout: "piped",
-    }).spawn();
-    const lines = trickle.stdout.pipeThrough(new TextDecoderStream())
-      .getReader();
-    try {
-      const port = Number((await lines.read()).value);
-      // Three times: the old code failed about 9 runs in 10.
-      for (let run = 0; run < 3; run++) {
-        const result = await tcpClient([
-          "--host",
-          "127.0.0.1",
-          "--port",
-          `${port}`,
-          "--timeout",
-          "0.02",
-        ]);
-        assertEquals(result.code, 1);
-        assertEquals(
-          result.stderr,
-          `error: 127.0.0.1:${port} sent nothing for 0.02 s and did not ` +
-            `close the connection (wait longer with --timeout).`,
-        );
-      }
-    } finally {
-      trickle.kill();
-      await lines.cancel();
-      await trickle.status;
+    await using trickle = await pythonServer(TRICKLE);
+    const { port } = trickle;
+    // Three times: the old code failed about 9 runs in 10.
+    for (let run = 0; run < 3; run++) {
+      const result = await tcpClient([
+        "--host",
+        "127.0.0.1",
+        "--port",
+        `${port}`,
+        "--timeout",
+        "0.02",
+      ]);
+      assertEquals(result.code, 1);
+      assertEquals(
+        result.stderr,
+        `error: 127.0.0.1:${port} sent nothing for 0.02 s and did not ` +
+          `close the connection (wait longer with --timeout).`,
+      );
     }
   },
 });
