@@ -752,7 +752,7 @@ function center(text: string, width: number): string {
 function explain(tag: string): string {
   const meanings: Record<string, string> = {
     "cut": "the capture kept the first bytes (its snap length), not all data",
-    "sent again": "a retransmission: this copy replaces one that was lost",
+    "sent again": "a retransmission: the sender thinks the first copy was lost",
     "checksum unfinished": "checksum offload: left to a card (lo has none)",
     "checksum WRONG": "damaged on the way: its receiver drops it",
     "malformed": "a length in it contradicts its bytes (--packet N: which)",

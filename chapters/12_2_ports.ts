@@ -52,9 +52,10 @@ function take(transport: "tcp" | "udp", port: number): number | string {
     return (socket.addr as Deno.NetAddr).port;
   } catch (error) {
     // These two are answers to our question, not failures. In use: by a
-    // listener, a UDP socket, or one end of a connection.
+    // listener, a UDP socket, one end of a connection, or connections in
+    // TIME_WAIT that a server without SO_REUSEADDR left (see below).
     if (error instanceof Deno.errors.AddrInUse) {
-      return "is in use: a program has it (ss -tunap shows which).";
+      return "is in use: a program or old connections have it (ss -tunap).";
     } else if (error instanceof Deno.errors.PermissionDenied) {
       // Linux below net.ipv4.ip_unprivileged_port_start; macOS below 1024 on
       // one address such as 127.0.0.1 (see "Ports below 1024", further down).
@@ -130,15 +131,17 @@ RFC 6335: ${rfc}):\n${listed}.`);
   if (asked) console.log(`UDP ${host}:${asked} ${udp === asked ? free : udp}`);
   // What "free" shows, and what not. We tried one address: a server on
   // 0.0.0.0 (every address) needs the port free on each. And Deno sets
-  // SO_REUSEADDR; the book's server (Python) does not, so it cannot listen
-  // on a port whose last connections still wait out TIME_WAIT (up to a
-  // minute, for stray packets; `ss -tan` lists them): there, we say "free"
-  // and the book's server fails with "Address already in use".
+  // SO_REUSEADDR; the book's server (Python) does not. On Linux a port's
+  // closed connections wait out TIME_WAIT (60 s, for stray packets; `ss
+  // -tan` lists them), and they stop a new listener unless both it and the
+  // server that left them set SO_REUSEADDR. After a Deno server we say
+  // "free" and the book's server fails with "Address already in use"; after
+  // the book's server (on this address) we say "in use" too.
   if (asked) {
-    console.log(`Tried on ${host} only, by a program that sets SO_REUSEADDR
-(listen despite old connections), as Deno does. The book's Python server
-does not: it cannot listen on a TCP port whose closed connections still
-wait out TIME_WAIT (up to a minute, for stray packets; ss -tan lists them).`);
+    console.log(`Tried on ${host} only, by a program that sets SO_REUSEADDR,
+as Deno does: it can listen while old connections wait out TIME_WAIT (a
+minute on Linux, for stray packets; ss -tan lists them) if their server set
+it too. The book's Python server does not: they stop it, and its own stop us.`);
   }
 }
 // Port 0: the system picks a free port, from a range of its own. The book

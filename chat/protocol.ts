@@ -19,7 +19,7 @@ export const PROTOCOL = "deno-chat";
 export const VERSION = 1;
 // The longest line we accept, in bytes, not counting its "\n". A message of
 // 4096 bytes, each a control character that JSON writes as "\u001b" (6
-// bytes), takes 24 KiB: every valid frame fits.
+// bytes), takes 24 KiB: every frame fits, unless padded with whitespace.
 export const MAX_LINE_BYTES = 32 * 1024;
 export const MAX_TEXT_BYTES = 4096; // the longest text, in bytes of UTF-8
 export const USERNAME = /^[A-Za-z0-9_.-]{1,32}$/;
@@ -166,10 +166,11 @@ const encoder = new TextEncoder();
 
 /**
  * The next line from the peer (without its "\n"), or null when the peer has
- * closed. The book's programs call recv(1024) once and take what comes as
- * one whole message; a read returns whatever has arrived, so we read until
- * the newline. A line longer than MAX_LINE_BYTES is refused as soon as the
- * buffer is full: a peer that sends 10 MB without a newline costs us 32 KiB.
+ * closed. The book's clients (all but fragmented.py) call recv(1024) once
+ * and take what comes as one whole message; a read returns whatever has
+ * arrived, so we read until the newline. A line longer than MAX_LINE_BYTES
+ * is refused as soon as the buffer is full: a peer that sends 10 MB without
+ * a newline costs us 32 KiB.
  */
 async function readLine(wire: Wire): Promise<string | null> {
   let end = wire.buffer.subarray(0, wire.filled).indexOf(0x0a);

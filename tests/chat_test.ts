@@ -826,7 +826,7 @@ Deno.test("chat server: each bad peer gets an error frame and one line", async (
 
   await t.step("a byte-order mark before the JSON: not-json", async () => {
     // Valid UTF-8, but U+FEFF is not JSON whitespace: JSON.parse and
-    // Python's json.loads both refuse it.
+    // Python's json.loads of the decoded text both refuse it.
     await expectRejected(
       (peer) => peer.send("\ufeff" + JSON.stringify(hello("eve")) + "\n"),
       "not-json",

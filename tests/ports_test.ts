@@ -30,14 +30,14 @@ const SYSTEM_RANGES = [
   "macOS and Windows pick from 49152-65535.",
 ];
 const FREE = "is free: no program has it now, so one could.";
-const IN_USE = "is in use: a program has it (ss -tunap shows which).";
+const IN_USE = "is in use: a program or old connections have it (ss -tunap).";
 const ADMIN = "needs administrator rights here; use a port from 1024 up.";
 /** What a free port does not show, after the answers for TCP and UDP. */
 const NOTE = (host: string) => [
-  `Tried on ${host} only, by a program that sets SO_REUSEADDR`,
-  "(listen despite old connections), as Deno does. The book's Python server",
-  "does not: it cannot listen on a TCP port whose closed connections still",
-  "wait out TIME_WAIT (up to a minute, for stray packets; ss -tan lists them).",
+  `Tried on ${host} only, by a program that sets SO_REUSEADDR,`,
+  "as Deno does: it can listen while old connections wait out TIME_WAIT (a",
+  "minute on Linux, for stray packets; ss -tan lists them) if their server set",
+  "it too. The book's Python server does not: they stop it, and its own stop us.",
 ];
 
 /** The answer lines for `port` on 127.0.0.1: TCP, UDP, the note. */
