@@ -139,9 +139,9 @@ RFC 6335: ${rfc}):\n${listed}.`);
   // the book's server (on this address) we say "in use" too.
   if (asked) {
     console.log(`Tried on ${host} only, by a program that sets SO_REUSEADDR,
-as Deno does: it can listen while old connections wait out TIME_WAIT (a
-minute on Linux, for stray packets; ss -tan lists them) if their server set
-it too. The book's Python server does not: they stop it, and its own stop us.`);
+as Deno does. Closed connections wait out TIME_WAIT (a minute on Linux;
+ss -tan lists them); SO_REUSEADDR listens past them if their server set it
+too. The book's server does not: it cannot, and we cannot past its own.`);
   }
 }
 // Port 0: the system picks a free port, from a range of its own. The book

@@ -35,9 +35,9 @@ const ADMIN = "needs administrator rights here; use a port from 1024 up.";
 /** What a free port does not show, after the answers for TCP and UDP. */
 const NOTE = (host: string) => [
   `Tried on ${host} only, by a program that sets SO_REUSEADDR,`,
-  "as Deno does: it can listen while old connections wait out TIME_WAIT (a",
-  "minute on Linux, for stray packets; ss -tan lists them) if their server set",
-  "it too. The book's Python server does not: they stop it, and its own stop us.",
+  "as Deno does. Closed connections wait out TIME_WAIT (a minute on Linux;",
+  "ss -tan lists them); SO_REUSEADDR listens past them if their server set it",
+  "too. The book's server does not: it cannot, and we cannot past its own.",
 ];
 
 /** The answer lines for `port` on 127.0.0.1: TCP, UDP, the note. */
