@@ -555,6 +555,10 @@ Deno.test("check-chat: a usage error is one line and exit code 2", async () => {
       [["--only", "nope", "--", "x"], /no step "nope"/],
       [["--role", "both", "--", "x"], /--role is server or client/],
       [["--class", ROOT.pathname, "--", "x"], /write \{\} in COMMAND/],
+      // The checker's options after the -- (as a student adds them to the
+      // sheet's command): said, not run as the program's arguments.
+      [["--", "--only", "bye", "node", "chat.js"], /"--only".*before the --/],
+      [["--", "node", "chat.js", "--transcript"], /"--transcript".*before/],
     ] as const
   ) {
     const { code, stderr, stdout } = await checkChat([...args]);
