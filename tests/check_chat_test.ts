@@ -548,6 +548,24 @@ Deno.test("check-chat's sheet says what the checker does: buffered output, the l
   assertStringIncludes(texts[0], "32769th byte");
 });
 
+Deno.test("check-chat's hints name JavaScript's pitfall too, where Python's alone would mislead", () => {
+  // Written from the sheet in Node: TextDecoder drops a byte-order mark
+  // unless told not to, and a student told "not utf-8-sig" decodes with
+  // "utf-8" already; socket.end() is Node's shutdown(SHUT_WR).
+  const hints = (id: string) => {
+    const step = STEPS.find((s) => s.id === id)!;
+    return [step.hint, ...step.cases.server.map((c) => c.hint ?? "")]
+      .join(" ");
+  };
+  assertMatch(
+    hints("utf8"),
+    /TextDecoder\("utf-8", \{ fatal: true, ignoreBOM: true \}\)/,
+  );
+  assertMatch(hints("utf8"), /toString\(\) never does/);
+  assertStringIncludes(hints("polite-close"), "socket.end()");
+  assertStringIncludes(hints("bad-frames"), "JSON.parse has no such hook");
+});
+
 Deno.test("check-chat: a usage error is one line and exit code 2", async () => {
   for (
     const [args, message] of [
