@@ -1,11 +1,11 @@
 // Activity 12.1's checker (`deno task check-chat`), itself checked: run as a
 // student and a teacher run it, against our chat, the Python client of
-// chat/README.md, both starters, a Python program written from the task
-// sheet alone, thirteen programs broken on purpose (each must fail exactly
-// its own steps and pass the others), four that misbehave (stopped, marked,
-// and the run goes on) and a folder without a program. They are graded at
-// once, to keep this file short in time: the class (19 folders) and the
-// single programs side by side.
+// chat/README.md, both starters, a Python program and a Node one written
+// from the task sheet alone, thirteen programs broken on purpose (each must
+// fail exactly its own steps and pass the others), four that misbehave
+// (stopped, marked, and the run goes on) and a folder without a program.
+// They are graded at once, to keep this file short in time: the class (19
+// folders) and the single programs side by side.
 
 import {
   assert,
@@ -30,6 +30,16 @@ const FIXTURES = new URL("fixtures/chats/", import.meta.url).pathname;
 // at every start (35 ms of 70); the programs here use the standard library
 // only, and start about 80 times each.
 const py = [PYTHON ?? "python3", "-S"];
+
+/** Node.js, by its place on PATH, or null: a chat in another language. */
+const NODE = (Deno.env.get("PATH") ?? "").split(":").map((dir) => `${dir}/node`)
+  .find((path) => {
+    try {
+      return Deno.statSync(path).isFile;
+    } catch {
+      return false;
+    }
+  }) ?? null;
 
 /** `deno task check-chat ARGS`, by the task's own command line. */
 async function checkChat(args: string[]) {
@@ -162,6 +172,10 @@ Deno.test({
           ...r,
           results: JSON.parse(r.stdout) as Results,
         }));
+      // A Node chat, graded beside the others (skipped without node).
+      const nodeRun = NODE === null
+        ? null
+        : json([NODE, `${FIXTURES}node_chat.js`]);
       const [klass, ours, readme, starterPy, starterTs] = await Promise.all([
         checkChat([
           "--class",
@@ -177,6 +191,7 @@ Deno.test({
         json([...py, "activity/starter/chat.py"]),
         json([...deno, "activity/starter/chat.ts"]),
       ]);
+      const node = await nodeRun;
 
       await t.step("the class: one line a program, a table, results", () => {
         assertEquals(klass.code, 0, klass.stderr);
@@ -391,6 +406,20 @@ Deno.test({
         );
         assertEquals(ours.results.score, 28);
         assertEquals(ours.code, 0);
+      });
+
+      await t.step({
+        name: "a Node chat written from the sheet alone: full marks",
+        ignore: node === null,
+        fn: () => {
+          assertEquals(
+            failedCases(node!.results),
+            [],
+            node!.results.tests.map((t) => t.output).join("\n"),
+          );
+          assertEquals(node!.results.score, 28);
+          assertEquals(node!.code, 0);
+        },
       });
 
       await t.step("the README's client: a client only, 7 client steps", () => {
