@@ -1,11 +1,11 @@
 // Activity 12.1's checker (`deno task check-chat`), itself checked: run as a
 // student and a teacher run it, against our chat, the Python client of
-// chat/README.md, both starters, a Python program written from the task
-// sheet alone, thirteen programs broken on purpose (each must fail exactly
-// its own steps and pass the others), four that misbehave (stopped, marked,
-// and the run goes on) and a folder without a program. They are graded at
-// once, to keep this file short in time: the class (19 folders) and the
-// single programs side by side.
+// chat/README.md, both starters, a Python program and a Node one written
+// from the task sheet alone, thirteen programs broken on purpose (each must
+// fail exactly its own steps and pass the others), four that misbehave
+// (stopped, marked, and the run goes on) and a folder without a program.
+// They are graded at once, to keep this file short in time: the class (19
+// folders) and the single programs side by side (the Node one after them).
 
 import {
   assert,
@@ -30,6 +30,16 @@ const FIXTURES = new URL("fixtures/chats/", import.meta.url).pathname;
 // at every start (35 ms of 70); the programs here use the standard library
 // only, and start about 80 times each.
 const py = [PYTHON ?? "python3", "-S"];
+
+/** Node.js, by its place on PATH, or null: a chat in another language. */
+const NODE = (Deno.env.get("PATH") ?? "").split(":").map((dir) => `${dir}/node`)
+  .find((path) => {
+    try {
+      return Deno.statSync(path).isFile;
+    } catch {
+      return false;
+    }
+  }) ?? null;
 
 /** `deno task check-chat ARGS`, by the task's own command line. */
 async function checkChat(args: string[]) {
@@ -435,6 +445,30 @@ Deno.test({
   },
 });
 
+// A student's chat in another language, Node.js, written from the sheet
+// alone. Graded on its own, after the class: one more program graded at
+// once there made the class's timing cases fail on a loaded machine.
+Deno.test({
+  name: "check-chat gives a Node chat written from the sheet alone full marks",
+  ignore: NODE === null,
+  async fn() {
+    const { code, stdout, stderr } = await checkChat([
+      "--json",
+      "--",
+      NODE!,
+      `${FIXTURES}node_chat.js`,
+    ]);
+    assertEquals(code, 0, stderr);
+    const results: Results = JSON.parse(stdout);
+    assertEquals(
+      failedCases(results),
+      [],
+      results.tests.map((t) => t.output).join("\n"),
+    );
+    assertEquals(results.score, 28);
+  },
+});
+
 Deno.test("check-chat's report: a step that needs an earlier one is one line, and the last line says where to start", () => {
   const step = (id: string) => STEPS.find((s) => s.id === id)!;
   const failed = (id: string, needs?: string) => ({
@@ -548,6 +582,24 @@ Deno.test("check-chat's sheet says what the checker does: buffered output, the l
   assertStringIncludes(texts[0], "32769th byte");
 });
 
+Deno.test("check-chat's hints name JavaScript's pitfall too, where Python's alone would mislead", () => {
+  // Written from the sheet in Node: TextDecoder drops a byte-order mark
+  // unless told not to, and a student told "not utf-8-sig" decodes with
+  // "utf-8" already; socket.end() is Node's shutdown(SHUT_WR).
+  const hints = (id: string) => {
+    const step = STEPS.find((s) => s.id === id)!;
+    return [step.hint, ...step.cases.server.map((c) => c.hint ?? "")]
+      .join(" ");
+  };
+  assertMatch(
+    hints("utf8"),
+    /TextDecoder\("utf-8", \{ fatal: true, ignoreBOM: true \}\)/,
+  );
+  assertMatch(hints("utf8"), /toString\(\) never does/);
+  assertStringIncludes(hints("polite-close"), "socket.end()");
+  assertStringIncludes(hints("bad-frames"), "JSON.parse has no such hook");
+});
+
 Deno.test("check-chat: a usage error is one line and exit code 2", async () => {
   for (
     const [args, message] of [
@@ -555,6 +607,10 @@ Deno.test("check-chat: a usage error is one line and exit code 2", async () => {
       [["--only", "nope", "--", "x"], /no step "nope"/],
       [["--role", "both", "--", "x"], /--role is server or client/],
       [["--class", ROOT.pathname, "--", "x"], /write \{\} in COMMAND/],
+      // The checker's options after the -- (as a student adds them to the
+      // sheet's command): said, not run as the program's arguments.
+      [["--", "--only", "bye", "node", "chat.js"], /"--only".*before the --/],
+      [["--", "node", "chat.js", "--transcript"], /"--transcript".*before/],
     ] as const
   ) {
     const { code, stderr, stdout } = await checkChat([...args]);

@@ -77,6 +77,16 @@ const flags = parseArgs(Deno.args, {
 });
 const command = flags._.map(String).filter((arg, i) => i > 0 || arg !== "--");
 if (command.length === 0) usage("give the command that runs the program");
+// The sheet's command plus an option (`-- python3 chat.py --only bye`) would
+// pass the option to the program, or run it as the command: say where it goes.
+const OPTIONS = /^--(svg|only|role|class|out|jobs|transcript|json)(=|$)/;
+const misplaced = command.find((arg) => OPTIONS.test(arg));
+if (misplaced !== undefined) {
+  usage(
+    `"${misplaced}" is the checker's option: write it before the --, as in ` +
+      "deno task check-chat --only bye -- python3 chat.py",
+  );
+}
 
 // Under `deno task`, the working folder is the project's; the reader's own
 // is INIT_CWD, where their program and their paths are.

@@ -540,7 +540,8 @@ export const STEPS: StepDef[] = [
     hint: "Encode and decode with UTF-8 explicitly, strictly (Python: " +
       '.decode("utf-8") raises on bad bytes; .encode("utf-8")). Count a ' +
       "text's length in bytes (len(text.encode())). Do not strip a " +
-      "byte-order mark (utf-8-sig).",
+      "byte-order mark (Python's utf-8-sig does; JavaScript's TextDecoder " +
+      "does unless given ignoreBOM: true).",
     cases: both([
       {
         title: "é, 日本 and emoji, both ways; 4096 bytes of é",
@@ -578,7 +579,9 @@ export const STEPS: StepDef[] = [
           label: '{"type":"message","text":"caf\\xe9"}',
           hint: "Decode each line strictly as UTF-8 and turn the decoding " +
             'error into error "bad-utf8" (Python: catch UnicodeDecodeError; ' +
-            'never errors="replace" or "ignore").',
+            'never errors="replace" or "ignore"; JavaScript: new ' +
+            'TextDecoder("utf-8", { fatal: true }) throws, a Buffer\'s ' +
+            "toString() never does).",
         },
       ),
       refused(
@@ -589,8 +592,10 @@ export const STEPS: StepDef[] = [
           "not allow",
         {
           label: '\\ufeff{"type":"message","text":"BOM"}',
-          hint: 'Decode with "utf-8", not "utf-8-sig": the mark stays, and ' +
-            'JSON refuses it, which is "not-json".',
+          hint: "Decode so that the mark stays, and JSON refuses it, which " +
+            'is "not-json". Python: "utf-8", not "utf-8-sig"; JavaScript: ' +
+            'new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }) ' +
+            "(without ignoreBOM it drops the mark).",
         },
       ),
       refused(
@@ -1050,7 +1055,8 @@ export const STEPS: StepDef[] = [
     hint: "Closing a socket with unread bytes in it makes the system send a " +
       "reset, which can destroy your last frame. After the last frame: " +
       "sock.shutdown(socket.SHUT_WR), then recv() until it returns b'' (or " +
-      "2 s pass), then close().",
+      "2 s pass), then close(). Node: socket.end(), read until its 'end' " +
+      "event (or 2 s), then socket.destroy().",
     cases: both([
       {
         title: "after an error, with more bytes behind the bad line",
@@ -1202,7 +1208,9 @@ function badMessages(role: Role): CaseDef[] {
       "bad-frame",
       'a message with "text" written twice',
       "Most JSON parsers keep the last of two equal keys without a word; " +
-      "count them (Python: json.loads(line, object_pairs_hook=...)).",
+      "count them (Python: json.loads(line, object_pairs_hook=...); " +
+      "JavaScript's JSON.parse has no such hook, and Object.keys shows one " +
+      "key: read the keys from the line).",
     ],
     [
       "half of an emoji",
