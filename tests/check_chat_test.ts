@@ -469,6 +469,33 @@ Deno.test({
   },
 });
 
+// The other side of step 13's clock: a program that gives up on the hello
+// after 5 s fails, although "too early" is measured from before it started
+// (so that a loaded machine never makes a correct program look early).
+Deno.test({
+  name: "check-chat: a program that waits 5 s for the hello, not 10, fails",
+  ignore: PYTHON === null,
+  async fn() {
+    const { code, stdout, stderr } = await checkChat([
+      "--only",
+      "timeout",
+      "--json",
+      "--",
+      ...py,
+      `${FIXTURES}broken_early_timeout.py`,
+    ]);
+    assertEquals(code, 0, stderr);
+    const results: Results = JSON.parse(stdout);
+    assertEquals(failed(results).sort(), both("timeout").sort());
+    for (const tag of both("timeout")) {
+      assertMatch(
+        output(results, tag).replace(/\n\s*/g, " "),
+        /waits 10 s for the hello before it gives up .* after 5\.\d s/,
+      );
+    }
+  },
+});
+
 Deno.test("check-chat's report: a step that needs an earlier one is one line, and the last line says where to start", () => {
   const step = (id: string) => STEPS.find((s) => s.id === id)!;
   const failed = (id: string, needs?: string) => ({
