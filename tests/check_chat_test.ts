@@ -56,6 +56,20 @@ async function checkChat(args: string[]) {
   };
 }
 
+/** `check-chat OPTIONS --json -- COMMAND`: what it printed, and its results. */
+async function checkChatJson(command: string[], options: string[] = []) {
+  const run = await checkChat([...options, "--json", "--", ...command]);
+  let results: Results;
+  try {
+    results = JSON.parse(run.stdout);
+  } catch {
+    throw new Error(
+      `no JSON from check-chat (exit ${run.code}): ${run.stderr}`,
+    );
+  }
+  return { ...run, results };
+}
+
 interface Test {
   name: string;
   number: string;
@@ -167,11 +181,6 @@ Deno.test({
         );
       }
       const deno = [Deno.execPath(), "run", "--allow-net"];
-      const json = (args: string[]) =>
-        checkChat(["--json", "--", ...args]).then((r) => ({
-          ...r,
-          results: JSON.parse(r.stdout) as Results,
-        }));
       const [klass, ours, readme, starterPy, starterTs] = await Promise.all([
         checkChat([
           "--class",
@@ -182,10 +191,10 @@ Deno.test({
           ...py,
           "{}/chat.py",
         ]),
-        json([...deno, "chat/chat.ts"]),
-        json([...py, `${FIXTURES}readme_client.py`]),
-        json([...py, "activity/starter/chat.py"]),
-        json([...deno, "activity/starter/chat.ts"]),
+        checkChatJson([...deno, "chat/chat.ts"]),
+        checkChatJson([...py, `${FIXTURES}readme_client.py`]),
+        checkChatJson([...py, "activity/starter/chat.py"]),
+        checkChatJson([...deno, "activity/starter/chat.ts"]),
       ]);
 
       await t.step("the class: one line a program, a table, results", () => {
@@ -452,14 +461,11 @@ Deno.test({
   name: "check-chat gives a Node chat written from the sheet alone full marks",
   ignore: NODE === null,
   async fn() {
-    const { code, stdout, stderr } = await checkChat([
-      "--json",
-      "--",
+    const { code, stderr, results } = await checkChatJson([
       NODE!,
       `${FIXTURES}node_chat.js`,
     ]);
     assertEquals(code, 0, stderr);
-    const results: Results = JSON.parse(stdout);
     assertEquals(
       failedCases(results),
       [],
@@ -476,16 +482,11 @@ Deno.test({
   name: "check-chat: a program that waits 5 s for the hello, not 10, fails",
   ignore: PYTHON === null,
   async fn() {
-    const { code, stdout, stderr } = await checkChat([
-      "--only",
-      "timeout",
-      "--json",
-      "--",
-      ...py,
-      `${FIXTURES}broken_early_timeout.py`,
-    ]);
+    const { code, stderr, results } = await checkChatJson(
+      [...py, `${FIXTURES}broken_early_timeout.py`],
+      ["--only", "timeout"],
+    );
     assertEquals(code, 0, stderr);
-    const results: Results = JSON.parse(stdout);
     assertEquals(failed(results).sort(), both("timeout").sort());
     for (const tag of both("timeout")) {
       assertMatch(
